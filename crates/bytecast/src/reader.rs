@@ -1,0 +1,655 @@
+//! Reader handles: [`StrongReader`] (gates writers, lossless), [`WeakReader`] (never gates,
+//! told exactly what it lost), the [`Reader`] enum over both, and the zero-copy [`FrameRef`].
+//!
+//! Each reader keeps its own cursor: the position of the frame it is in, the cumulative counts
+//! at that position, and how many bytes of that frame it already delivered (byte-stream reads
+//! may stop inside a frame; a frame read then returns the rest of that frame).
+
+use crate::error::ChannelError;
+use crate::frame::{Header, Kind, HEADER};
+use crate::shared::{Mark, Shared};
+use crate::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use core::task::{Context, Poll};
+
+/// Where a new reader starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartAt {
+    /// The oldest frame the channel still guarantees whole (the seed's behaviour): the gate,
+    /// i.e. the slowest strong reader, or with none, the oldest frame writers may not yet
+    /// overwrite.
+    #[default]
+    Oldest,
+    /// Only frames published from now on.
+    Tail,
+}
+
+/// A data frame at the reader's position.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    writer: u16,
+    len: usize,
+    footprint: usize,
+}
+
+pub(crate) struct ReaderCore {
+    shared: Arc<Shared>,
+    slot: usize,
+    strong: bool,
+    mark: Mark,
+    /// Bytes of the current frame already delivered.
+    offset: usize,
+    lost_bytes: u64,
+    lost_frames: u64,
+    terminated: bool,
+    sleeping: bool,
+}
+
+impl fmt::Debug for ReaderCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("strong", &self.strong)
+            .field("position", &self.mark.pos)
+            .field("offset", &self.offset)
+            .field("terminated", &self.terminated)
+            .finish()
+    }
+}
+
+impl ReaderCore {
+    pub(crate) fn new(shared: Arc<Shared>, strong: bool, start: StartAt) -> Result<Self, ChannelError> {
+        let (slot, mark) = shared.join_reader(strong, start == StartAt::Tail)?;
+        Ok(Self {
+            shared,
+            slot,
+            strong,
+            mark,
+            offset: 0,
+            lost_bytes: 0,
+            lost_frames: 0,
+            terminated: false,
+            sleeping: false,
+        })
+    }
+
+    /// The next data frame at the reader's position, skipping aborted and padding records.
+    /// `Ok(None)`: nothing published yet.
+    fn head(&mut self) -> Result<Option<Head>, ChannelError> {
+        loop {
+            if self.terminated || self.shared.is_terminated() {
+                return Err(ChannelError::Terminated);
+            }
+            let end = self.shared.published.pos();
+            if self.mark.pos == end {
+                return if self.shared.ended(end) {
+                    Err(ChannelError::EndOfStream)
+                } else {
+                    Ok(None)
+                };
+            }
+            let raw = self.shared.ring.load_u64(self.shared.index(self.mark.pos));
+            let header = if self.strong {
+                Header::decode(raw)
+            } else if self.shared.intact_since(self.mark.pos) {
+                Header::decode(raw)
+            } else {
+                return Err(self.lapped());
+            };
+            let h = header.expect("a published record has a valid header");
+            match h.kind {
+                Kind::Data => {
+                    return Ok(Some(Head {
+                        writer: h.writer,
+                        len: h.len as usize,
+                        footprint: h.footprint(),
+                    }))
+                }
+                Kind::Aborted | Kind::Padding => self.advance(h.footprint(), None),
+            }
+        }
+    }
+
+    /// Moves past the current record (`data_len`: payload of a data frame, counted).
+    fn advance(&mut self, footprint: usize, data_len: Option<usize>) {
+        self.mark.pos = self.mark.pos.wrapping_add(footprint);
+        if let Some(len) = data_len {
+            self.mark.frames = self.mark.frames.wrapping_add(1);
+            self.mark.payload = self.mark.payload.wrapping_add(len);
+        }
+        self.offset = 0;
+        if self.strong {
+            self.shared.release_to(self.slot, self.mark);
+        } else {
+            self.shared.note_position(self.slot, self.mark);
+        }
+    }
+
+    /// A weak reader was lapped: jump to the gate (oldest intact frame) and report the loss.
+    fn lapped(&mut self) -> ChannelError {
+        let gate = self.shared.gate_mark();
+        let frames = gate.frames.wrapping_sub(self.mark.frames);
+        let bytes = gate
+            .payload
+            .wrapping_sub(self.mark.payload)
+            .wrapping_sub(self.offset);
+        self.mark = gate;
+        self.offset = 0;
+        self.lost_bytes += bytes as u64;
+        self.lost_frames += frames as u64;
+        self.shared.note_loss(self.slot, bytes, frames);
+        self.shared.note_position(self.slot, self.mark);
+        ChannelError::ReaderBehind(bytes as u64)
+    }
+
+    /// Copies `dst.len()` bytes of the current frame from `self.offset`; for a weak reader,
+    /// validates the copy afterwards.
+    fn copy(&mut self, dst: &mut [u8]) -> Result<(), ChannelError> {
+        let idx = self.shared.index(self.mark.pos) + HEADER + self.offset;
+        if self.strong {
+            self.shared.ring.copy_out_exclusive(idx, dst);
+            Ok(())
+        } else {
+            self.shared.ring.copy_out_racy(idx, dst);
+            if self.shared.intact_since(self.mark.pos) {
+                Ok(())
+            } else {
+                Err(self.lapped())
+            }
+        }
+    }
+
+    fn consumed(&mut self, head: Head, n: usize) {
+        self.offset += n;
+        if self.offset == head.len {
+            self.advance(head.footprint, Some(head.len));
+        }
+    }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
+        if buf.is_empty() {
+            return Ok(Some(0));
+        }
+        let head = match self.head() {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(ChannelError::EndOfStream) => return Ok(Some(0)),
+            Err(e) => return Err(e),
+        };
+        let n = buf.len().min(head.len - self.offset);
+        self.copy(&mut buf[..n])?;
+        self.consumed(head, n);
+        Ok(Some(n))
+    }
+
+    fn try_read_frame_into(&mut self, buf: &mut [u8]) -> Result<Option<(u16, usize)>, ChannelError> {
+        let Some(head) = self.head()? else {
+            return Ok(None);
+        };
+        let rest = head.len - self.offset;
+        if rest > buf.len() {
+            return Err(ChannelError::FrameTooLong {
+                len: rest,
+                limit: buf.len(),
+            });
+        }
+        self.copy(&mut buf[..rest])?;
+        self.consumed(head, rest);
+        Ok(Some((head.writer, rest)))
+    }
+
+    fn try_read_frame(&mut self, max_len: usize) -> Result<Option<(u16, Vec<u8>)>, ChannelError> {
+        let Some(head) = self.head()? else {
+            return Ok(None);
+        };
+        let rest = head.len - self.offset;
+        if rest > max_len {
+            return Err(ChannelError::FrameTooLong {
+                len: rest,
+                limit: max_len,
+            });
+        }
+        let mut v = vec![0; rest];
+        self.copy(&mut v)?;
+        self.consumed(head, rest);
+        Ok(Some((head.writer, v)))
+    }
+
+    fn try_skip_frame(&mut self) -> Result<Option<usize>, ChannelError> {
+        let Some(head) = self.head()? else {
+            return Ok(None);
+        };
+        let rest = head.len - self.offset;
+        self.consumed(head, rest);
+        Ok(Some(rest))
+    }
+
+    /// Runs `op`; if it would wait, registers the waker, announces the sleep and runs it again.
+    fn poll_op<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut Self) -> Result<Option<T>, ChannelError>,
+    ) -> Poll<Result<T, ChannelError>> {
+        if let Some(r) = op(self).transpose() {
+            self.shared.wake_reader_done(&mut self.sleeping);
+            return Poll::Ready(r);
+        }
+        self.shared.readers[self.slot].waker.register(cx.waker());
+        self.shared.sleep_reader(&mut self.sleeping);
+        match op(self).transpose() {
+            Some(r) => {
+                self.shared.wake_reader_done(&mut self.sleeping);
+                Poll::Ready(r)
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    fn lag(&self) -> u64 {
+        self.shared.published.pos().wrapping_sub(self.mark.pos) as u64
+    }
+
+    fn terminate(&mut self) {
+        if !self.terminated {
+            self.terminated = true;
+            self.shared.wake_reader_done(&mut self.sleeping);
+            self.shared.leave_reader(self.slot);
+        }
+    }
+}
+
+impl Drop for ReaderCore {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+macro_rules! reader_api {
+    ($ty:ident) => {
+        impl $ty {
+            /// Reads payload bytes in order across frame boundaries; `Ok(Some(0))` at end of
+            /// stream (drained, or every writer and the channel gone, and all read), `Ok(None)`
+            /// if it would wait.
+            ///
+            /// # Errors
+            /// [`ChannelError::Terminated`]; for weak readers [`ChannelError::ReaderBehind`].
+            pub fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
+                self.core.try_read(buf)
+            }
+
+            /// Polls [`try_read`](Self::try_read): `Ready(Ok(0))` is end of stream.
+            ///
+            /// # Errors
+            /// As [`try_read`](Self::try_read).
+            pub fn poll_read(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<Result<usize, ChannelError>> {
+                self.core.poll_op(cx, |c| c.try_read(buf))
+            }
+
+            /// Reads payload bytes (see [`try_read`](Self::try_read)); `Ok(0)` is end of stream.
+            ///
+            /// # Errors
+            /// As [`try_read`](Self::try_read).
+            ///
+            /// # Cancel safety
+            /// Cancel safe: nothing is consumed unless the future completes.
+            pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ChannelError> {
+                core::future::poll_fn(|cx| self.poll_read(cx, buf)).await
+            }
+
+            /// Reads the next frame (or the rest of the current one, after a byte read stopped
+            /// inside it) into `buf`, returning the writer id and its length.
+            ///
+            /// # Errors
+            /// [`ChannelError::FrameTooLong`] if it does not fit `buf` (the reader does not
+            /// move; retry with a larger buffer or [`skip_frame`](Self::try_skip_frame));
+            /// [`ChannelError::EndOfStream`]; [`ChannelError::Terminated`]; for weak readers
+            /// [`ChannelError::ReaderBehind`].
+            pub fn try_read_frame_into(
+                &mut self,
+                buf: &mut [u8],
+            ) -> Result<Option<(u16, usize)>, ChannelError> {
+                self.core.try_read_frame_into(buf)
+            }
+
+            /// Polls [`try_read_frame_into`](Self::try_read_frame_into).
+            ///
+            /// # Errors
+            /// As [`try_read_frame_into`](Self::try_read_frame_into).
+            pub fn poll_read_frame_into(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<Result<(u16, usize), ChannelError>> {
+                self.core.poll_op(cx, |c| c.try_read_frame_into(buf))
+            }
+
+            /// Reads the next frame into `buf` (see
+            /// [`try_read_frame_into`](Self::try_read_frame_into)).
+            ///
+            /// # Errors
+            /// As [`try_read_frame_into`](Self::try_read_frame_into).
+            ///
+            /// # Cancel safety
+            /// Cancel safe.
+            pub async fn read_frame_into(
+                &mut self,
+                buf: &mut [u8],
+            ) -> Result<(u16, usize), ChannelError> {
+                core::future::poll_fn(|cx| self.poll_read_frame_into(cx, buf)).await
+            }
+
+            /// Reads the next frame of at most `max_len` bytes into a new `Vec`, with its writer
+            /// id, without waiting.
+            ///
+            /// # Errors
+            /// As [`try_read_frame_into`](Self::try_read_frame_into).
+            pub fn try_read_frame(
+                &mut self,
+                max_len: usize,
+            ) -> Result<Option<(u16, Vec<u8>)>, ChannelError> {
+                self.core.try_read_frame(max_len)
+            }
+
+            /// Polls [`try_read_frame`](Self::try_read_frame).
+            ///
+            /// # Errors
+            /// As [`try_read_frame_into`](Self::try_read_frame_into).
+            pub fn poll_read_frame(
+                &mut self,
+                cx: &mut Context<'_>,
+                max_len: usize,
+            ) -> Poll<Result<(u16, Vec<u8>), ChannelError>> {
+                self.core.poll_op(cx, |c| c.try_read_frame(max_len))
+            }
+
+            /// The seed's `read_frame(max_len)`: the next frame and its writer id.
+            ///
+            /// # Errors
+            /// As [`try_read_frame_into`](Self::try_read_frame_into).
+            ///
+            /// # Cancel safety
+            /// Cancel safe.
+            pub async fn read_frame(&mut self, max_len: usize) -> Result<(u16, Vec<u8>), ChannelError> {
+                core::future::poll_fn(|cx| self.poll_read_frame(cx, max_len)).await
+            }
+
+            /// Reads the next frame, parking the thread while it waits.
+            ///
+            /// # Errors
+            /// As [`try_read_frame_into`](Self::try_read_frame_into).
+            #[cfg(feature = "std")]
+            pub fn blocking_read_frame(&mut self, max_len: usize) -> Result<(u16, Vec<u8>), ChannelError> {
+                crate::blocking::block_on(self.read_frame(max_len))
+            }
+
+            /// Reads payload bytes, parking the thread while it waits; `Ok(0)` is end of stream.
+            ///
+            /// # Errors
+            /// As [`try_read`](Self::try_read).
+            #[cfg(feature = "std")]
+            pub fn blocking_read(&mut self, buf: &mut [u8]) -> Result<usize, ChannelError> {
+                crate::blocking::block_on(self.read(buf))
+            }
+
+            /// Skips the next frame (or the rest of the current one) without copying it;
+            /// returns the bytes skipped. Use it for a frame too long for the caller.
+            ///
+            /// # Errors
+            /// As [`try_read_frame_into`](Self::try_read_frame_into).
+            pub fn try_skip_frame(&mut self) -> Result<Option<usize>, ChannelError> {
+                self.core.try_skip_frame()
+            }
+
+            /// Bytes of the log published but not yet read by this reader.
+            pub fn lag(&self) -> u64 {
+                self.core.lag()
+            }
+
+            /// Aborts this handle alone: a strong reader stops gating writers at once; every
+            /// later call fails with [`ChannelError::Terminated`].
+            pub fn terminate(&mut self) {
+                self.core.terminate();
+            }
+
+            /// `true` once this handle or the channel is terminated.
+            pub fn is_terminated(&self) -> bool {
+                self.core.terminated || self.core.shared.is_terminated()
+            }
+        }
+    };
+}
+
+/// A reader that writers never overrun: it sees every frame, and the channel runs at the pace
+/// of the slowest strong reader.
+#[derive(Debug)]
+pub struct StrongReader {
+    core: ReaderCore,
+}
+
+/// A reader that never holds writers back. When writers lap it, its next read fails with
+/// [`ChannelError::ReaderBehind`] carrying the exact payload bytes lost, and it resumes at the
+/// oldest frame still intact. It never delivers a torn frame.
+#[derive(Debug)]
+pub struct WeakReader {
+    core: ReaderCore,
+}
+
+reader_api!(StrongReader);
+reader_api!(WeakReader);
+
+impl StrongReader {
+    pub(crate) fn new(shared: Arc<Shared>, start: StartAt) -> Result<Self, ChannelError> {
+        Ok(Self {
+            core: ReaderCore::new(shared, true, start)?,
+        })
+    }
+
+    /// Turns this reader into a weak reader at the same position; it stops gating writers.
+    pub fn downgrade(mut self) -> WeakReader {
+        if !self.core.terminated {
+            self.core.shared.downgrade_reader(self.core.slot);
+            self.core.strong = false;
+        }
+        WeakReader { core: self.core }
+    }
+
+    /// Waits for the next frame (or the rest of the current one) and lends it without copying.
+    /// The frame is released, and writers may reuse its space, when the [`FrameRef`] drops.
+    ///
+    /// # Errors
+    /// [`ChannelError::EndOfStream`], [`ChannelError::Terminated`].
+    pub fn poll_frame_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
+        self.core.poll_op(cx, |c| Ok(c.head()?.map(|_| ())))
+    }
+
+    /// Lends the next frame without copying, or `Ok(None)` if none is published yet.
+    ///
+    /// # Errors
+    /// [`ChannelError::EndOfStream`], [`ChannelError::Terminated`].
+    #[cfg(not(loom))]
+    pub fn try_borrow_frame(&mut self) -> Result<Option<FrameRef<'_>>, ChannelError> {
+        let Some(head) = self.core.head()? else {
+            return Ok(None);
+        };
+        Ok(Some(FrameRef {
+            reader: &mut self.core,
+            head,
+        }))
+    }
+
+    /// Waits for and lends the next frame (see [`try_borrow_frame`](Self::try_borrow_frame)).
+    ///
+    /// # Errors
+    /// As [`try_borrow_frame`](Self::try_borrow_frame).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    #[cfg(not(loom))]
+    pub async fn borrow_frame(&mut self) -> Result<FrameRef<'_>, ChannelError> {
+        core::future::poll_fn(|cx| self.poll_frame_ready(cx)).await?;
+        Ok(self
+            .try_borrow_frame()?
+            .expect("a frame was ready and only this reader moves its cursor"))
+    }
+}
+
+impl WeakReader {
+    pub(crate) fn new(shared: Arc<Shared>, start: StartAt) -> Result<Self, ChannelError> {
+        Ok(Self {
+            core: ReaderCore::new(shared, false, start)?,
+        })
+    }
+
+    /// Payload bytes lost to being lapped, in total.
+    pub fn lost_bytes(&self) -> u64 {
+        self.core.lost_bytes
+    }
+
+    /// Frames lost to being lapped, in total (a frame partly read by byte reads and then
+    /// overwritten counts as lost).
+    pub fn lost_frames(&self) -> u64 {
+        self.core.lost_frames
+    }
+}
+
+/// A strong reader's frame, borrowed straight from the ring. Released when dropped.
+#[cfg(not(loom))]
+pub struct FrameRef<'a> {
+    reader: &'a mut ReaderCore,
+    head: Head,
+}
+
+#[cfg(not(loom))]
+impl FrameRef<'_> {
+    /// Id of the writer of this frame.
+    pub fn writer(&self) -> u16 {
+        self.head.writer
+    }
+
+    /// The frame's bytes (the rest of it, if byte reads consumed its start).
+    pub fn bytes(&self) -> &[u8] {
+        let r = &*self.reader;
+        let idx = r.shared.index(r.mark.pos) + HEADER + r.offset;
+        r.shared.ring.bytes(idx, self.head.len - r.offset)
+    }
+}
+
+#[cfg(not(loom))]
+impl core::ops::Deref for FrameRef<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+#[cfg(not(loom))]
+impl fmt::Debug for FrameRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameRef")
+            .field("writer", &self.head.writer)
+            .field("len", &self.bytes().len())
+            .finish()
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for FrameRef<'_> {
+    fn drop(&mut self) {
+        let rest = self.head.len - self.reader.offset;
+        self.reader.consumed(self.head, rest);
+    }
+}
+
+/// Either kind of reader, as the seed's `Reader`.
+#[derive(Debug)]
+pub enum Reader {
+    /// A [`StrongReader`].
+    Strong(StrongReader),
+    /// A [`WeakReader`].
+    Weak(WeakReader),
+}
+
+impl From<StrongReader> for Reader {
+    fn from(r: StrongReader) -> Self {
+        Self::Strong(r)
+    }
+}
+
+impl From<WeakReader> for Reader {
+    fn from(r: WeakReader) -> Self {
+        Self::Weak(r)
+    }
+}
+
+impl Reader {
+    fn core(&mut self) -> &mut ReaderCore {
+        match self {
+            Self::Strong(r) => &mut r.core,
+            Self::Weak(r) => &mut r.core,
+        }
+    }
+
+    /// See [`StrongReader::poll_read`].
+    ///
+    /// # Errors
+    /// As [`StrongReader::try_read`].
+    pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, ChannelError>> {
+        self.core().poll_op(cx, |c| c.try_read(buf))
+    }
+
+    /// See [`StrongReader::read`].
+    ///
+    /// # Errors
+    /// As [`StrongReader::try_read`].
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ChannelError> {
+        let core = self.core();
+        core::future::poll_fn(|cx| core.poll_op(cx, |c| c.try_read(buf))).await
+    }
+
+    /// See [`StrongReader::poll_read_frame`].
+    ///
+    /// # Errors
+    /// As [`StrongReader::try_read_frame_into`].
+    pub fn poll_read_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        max_len: usize,
+    ) -> Poll<Result<(u16, Vec<u8>), ChannelError>> {
+        self.core().poll_op(cx, |c| c.try_read_frame(max_len))
+    }
+
+    /// See [`StrongReader::read_frame`].
+    ///
+    /// # Errors
+    /// As [`StrongReader::try_read_frame_into`].
+    pub async fn read_frame(&mut self, max_len: usize) -> Result<(u16, Vec<u8>), ChannelError> {
+        let core = self.core();
+        core::future::poll_fn(|cx| core.poll_op(cx, |c| c.try_read_frame(max_len))).await
+    }
+
+    /// See [`StrongReader::try_skip_frame`].
+    ///
+    /// # Errors
+    /// As [`StrongReader::try_read_frame_into`].
+    pub fn try_skip_frame(&mut self) -> Result<Option<usize>, ChannelError> {
+        self.core().try_skip_frame()
+    }
+
+    /// Aborts this handle alone.
+    pub fn terminate(&mut self) {
+        self.core().terminate();
+    }
+
+    /// A strong reader becomes weak; a weak reader stays weak.
+    pub fn downgrade(self) -> WeakReader {
+        match self {
+            Self::Strong(r) => r.downgrade(),
+            Self::Weak(r) => r,
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The ring: the channel's single allocation and every raw byte copy into or out of it.
+//!
+//! The ring is a boxed slice of word-sized atomics. Writers store whole words with `Relaxed`
+//! atomic stores, and weak readers load whole words with `Relaxed` atomic loads, so a weak reader
+//! racing a writer that is overwriting the same bytes is never a data race in the Rust memory
+//! model; it only copies bytes that it later discards (see `docs/design.md`, "Weak readers").
+//! Strong readers are gated: no writer touches bytes a strong reader has not released, so their
+//! copies and the zero-copy [`crate::FrameRef`] read the memory as plain bytes.
+//!
+//! This module never decides policy; callers pass ring byte indices (already masked).
+//!
+//! # Invariants
+//! - `RING-ALIGN`: every index passed to a word operation is a multiple of [`WORD`]; frames start
+//!   on 8-byte boundaries and `WORD` divides 8.
+//! - `RING-EXCL`: the bytes `[idx, idx + len)` passed to [`Ring::bytes`] or
+//!   [`Ring::copy_out_exclusive`] are not written by anyone while the returned borrow or the copy
+//!   lives: they lie in a committed, published frame that a strong reader has not released, and
+//!   writers never reserve past the slowest strong reader plus the capacity.
+
+use crate::sync::AtomicUsize;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering::Relaxed;
+
+/// Bytes per ring word.
+pub(crate) const WORD: usize = core::mem::size_of::<usize>();
+
+/// The shared byte ring.
+pub(crate) struct Ring {
+    /// `capacity / WORD` words; governed by `RING-ALIGN` and `RING-EXCL`.
+    words: Box<[AtomicUsize]>,
+}
+
+impl core::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring").field("capacity", &self.capacity()).finish()
+    }
+}
+
+impl Ring {
+    /// Allocates a zeroed ring of `capacity` bytes (a power of two, multiple of 8), or `None` if
+    /// the allocator refuses.
+    pub(crate) fn try_new(capacity: usize) -> Option<Self> {
+        debug_assert!(capacity.is_power_of_two() && capacity >= 8);
+        let n = capacity / WORD;
+        let mut words = Vec::new();
+        words.try_reserve_exact(n).ok()?;
+        words.extend((0..n).map(|_| AtomicUsize::new(0)));
+        Some(Self {
+            words: words.into_boxed_slice(),
+        })
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.words.len() * WORD
+    }
+
+    #[inline]
+    fn word(&self, idx: usize) -> &AtomicUsize {
+        debug_assert_eq!(idx % WORD, 0, "RING-ALIGN");
+        &self.words[idx / WORD]
+    }
+
+    /// Stores one word at byte index `idx`.
+    #[inline]
+    pub(crate) fn store_word(&self, idx: usize, bytes: [u8; WORD]) {
+        // ORDERING: Relaxed; the bytes are published by the writer's commit (slot store, SeqCst)
+        // and the publisher's Release store of `published`; weak readers that race this store
+        // validate with the fence-based seqlock in `Shared::validate_weak`.
+        self.word(idx).store(usize::from_ne_bytes(bytes), Relaxed);
+    }
+
+    /// Loads one word at byte index `idx`.
+    #[inline]
+    pub(crate) fn load_word(&self, idx: usize) -> [u8; WORD] {
+        // ORDERING: Relaxed; callers order it: after an Acquire of `published` (readers, the
+        // publisher after its SeqCst slot scan), or before an Acquire fence and a re-check of the
+        // reservation cursor (weak readers).
+        self.word(idx).load(Relaxed).to_ne_bytes()
+    }
+
+    /// Writes 8 bytes at `idx` (a frame header).
+    pub(crate) fn store_u64(&self, idx: usize, value: [u8; 8]) {
+        for (i, chunk) in value.chunks_exact(WORD).enumerate() {
+            let mut w = [0u8; WORD];
+            w.copy_from_slice(chunk);
+            self.store_word(idx + i * WORD, w);
+        }
+    }
+
+    /// Reads 8 bytes at `idx` (a frame header) with atomic loads.
+    pub(crate) fn load_u64(&self, idx: usize) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        for (i, chunk) in out.chunks_exact_mut(WORD).enumerate() {
+            chunk.copy_from_slice(&self.load_word(idx + i * WORD));
+        }
+        out
+    }
+
+    /// Copies `dst.len()` bytes starting at byte index `idx` with atomic word loads. Safe to call
+    /// while writers overwrite the range: the result may then be garbage, which the caller
+    /// discards after validation.
+    pub(crate) fn copy_out_racy(&self, idx: usize, dst: &mut [u8]) {
+        let mut at = idx;
+        let mut out = dst;
+        while !out.is_empty() {
+            let base = at - at % WORD;
+            let skip = at - base;
+            let word = self.load_word(base);
+            let take = (WORD - skip).min(out.len());
+            out[..take].copy_from_slice(&word[skip..skip + take]);
+            out = &mut out[take..];
+            at = base + WORD;
+        }
+    }
+
+    /// Copies `dst.len()` bytes starting at `idx` from a range no one writes (`RING-EXCL`).
+    pub(crate) fn copy_out_exclusive(&self, idx: usize, dst: &mut [u8]) {
+        #[cfg(loom)]
+        self.copy_out_racy(idx, dst);
+        #[cfg(not(loom))]
+        dst.copy_from_slice(self.bytes(idx, dst.len()));
+    }
+
+    /// Borrows `len` bytes starting at `idx` as plain bytes (`RING-EXCL` must hold for as long
+    /// as the borrow lives: the caller is a strong reader that has not released the frame).
+    #[cfg(not(loom))]
+    pub(crate) fn bytes(&self, idx: usize, len: usize) -> &[u8] {
+        assert!(
+            idx <= self.capacity() && len <= self.capacity() - idx,
+            "ring range out of bounds"
+        );
+        let base = self.words.as_ptr().cast::<u8>();
+        // SAFETY: RING-EXCL: the range is inside the allocation (asserted above) and lies in a
+        // published frame that a strong reader holds, so no thread writes it while the borrow
+        // lives; `AtomicUsize` has the same layout as `usize`, all bit patterns are valid bytes,
+        // and concurrent atomic *loads* by weak readers are reads, which do not race.
+        unsafe { core::slice::from_raw_parts(base.add(idx), len) }
+    }
+}
+
+/// Appends payload bytes into a reserved range word by word, keeping a partial word until it is
+/// full, so every store to the ring is a whole aligned word (`RING-ALIGN`).
+#[derive(Debug)]
+pub(crate) struct WordWriter {
+    /// Next ring byte index to store a whole word at.
+    idx: usize,
+    /// Bytes collected for the next word.
+    partial: [u8; WORD],
+    /// How many bytes of `partial` are filled.
+    filled: usize,
+}
+
+impl WordWriter {
+    pub(crate) fn new(idx: usize) -> Self {
+        debug_assert_eq!(idx % WORD, 0, "RING-ALIGN");
+        Self {
+            idx,
+            partial: [0; WORD],
+            filled: 0,
+        }
+    }
+
+    /// Appends `src` (the caller keeps within the reserved range).
+    pub(crate) fn put(&mut self, ring: &Ring, mut src: &[u8]) {
+        if self.filled > 0 {
+            let take = (WORD - self.filled).min(src.len());
+            self.partial[self.filled..self.filled + take].copy_from_slice(&src[..take]);
+            self.filled += take;
+            src = &src[take..];
+            if self.filled == WORD {
+                ring.store_word(self.idx, self.partial);
+                self.idx += WORD;
+                self.filled = 0;
+            }
+        }
+        let mut chunks = src.chunks_exact(WORD);
+        for chunk in &mut chunks {
+            let mut w = [0u8; WORD];
+            w.copy_from_slice(chunk);
+            ring.store_word(self.idx, w);
+            self.idx += WORD;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            self.partial = [0; WORD];
+            self.partial[..rest.len()].copy_from_slice(rest);
+            self.filled = rest.len();
+        }
+    }
+
+    /// Stores the last partial word, zero-padded.
+    pub(crate) fn flush(&mut self, ring: &Ring) {
+        if self.filled > 0 {
+            self.partial[self.filled..].fill(0);
+            ring.store_word(self.idx, self.partial);
+            self.idx += WORD;
+            self.filled = 0;
+        }
+    }
+}

@@ -1,0 +1,919 @@
+//! `Shared`: the protocol. Reservation, commit publication, gating, wake-ups and ending all live
+//! here, once; handles in `writer.rs` and `reader.rs` only keep their own cursors.
+//!
+//! See `docs/design.md` for the prose version. In short:
+//!
+//! - `reserve` is the next free log position. A writer announces the position it is about to
+//!   reserve in its slot (`open`), then claims `[r, r + n)` with one CAS on `reserve`, after
+//!   checking `r + n <= gate + capacity`. Under `Drop` a failed check refuses the frame; the
+//!   check and the CAS are one step, so a frame is accepted whole or not at all.
+//! - `published` is the end of the prefix of the log in which every record is finished
+//!   (committed, aborted or padding). Readers read below it and nowhere else. It is advanced in
+//!   reservation order by whoever holds the publication *baton*; a writer that finishes a record
+//!   takes the baton if it is parked at or before its record. The baton holder walks finished
+//!   records and keeps the cumulative frame and payload counts that make loss reports exact.
+//! - `gate` is a cached lower bound of `min(published, every strong reader's position)`, with the
+//!   cumulative counts at that position. Writers never reserve past `gate + capacity`, so every
+//!   byte at or after `gate` is intact; a lapped weak reader resumes there.
+//! - Sleeping is a Dekker handshake: a task registers its waker, counts itself in a sleeper
+//!   counter, issues a `SeqCst` fence and checks its condition again; the side that makes
+//!   progress publishes, issues a `SeqCst` fence and wakes only if the counter is non-zero.
+
+use crate::config::{max_frame_len, Backpressure};
+use crate::error::ChannelError;
+use crate::frame::{pos_lt, Header, Kind, Placement};
+use crate::ring::{Ring, WordWriter};
+use crate::sync::{fence, spin_hint, AtomicBool, AtomicUsize, CachePadded, SpinMutex, WakerCell};
+use core::task::Waker;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+
+/// Value of a writer slot's `open` when it has no reservation in flight. Positions are multiples
+/// of 8, so an odd value is never a position.
+const IDLE: usize = 1;
+/// Value of `baton` while some thread holds it. Parked values are positions (multiples of 8).
+const HELD: usize = 3;
+
+const OPEN: usize = 0;
+const DRAINING: usize = 1;
+const TERMINATED: usize = 2;
+
+const SLOT_FREE: usize = 0;
+const SLOT_STRONG: usize = 1;
+const SLOT_WEAK: usize = 2;
+
+/// A log position with the cumulative number of data frames and payload bytes before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Mark {
+    pub(crate) pos: usize,
+    pub(crate) frames: usize,
+    pub(crate) payload: usize,
+}
+
+/// A [`Mark`] written by one thread at a time and read by any, as a seqlock.
+///
+/// # Invariants
+/// - `SEQ-ONE-WRITER`: only one thread calls [`MarkCell::write`] at a time (the baton holder for
+///   `published`, the gate-lock holder for `gate`, the owning reader for a reader slot).
+#[derive(Debug, Default)]
+pub(crate) struct MarkCell {
+    seq: AtomicUsize,
+    pos: AtomicUsize,
+    frames: AtomicUsize,
+    payload: AtomicUsize,
+}
+
+impl MarkCell {
+    fn write(&self, m: Mark) {
+        // ORDERING: Relaxed; only this thread writes `seq` (SEQ-ONE-WRITER).
+        let seq = self.seq.load(Relaxed);
+        // ORDERING: Relaxed; the Release fence below orders it before the field stores.
+        self.seq.store(seq.wrapping_add(1), Relaxed);
+        fence(Release);
+        // ORDERING: Relaxed; readers validate with the closing Release store of `seq`.
+        self.frames.store(m.frames, Relaxed);
+        // ORDERING: Relaxed; as above.
+        self.payload.store(m.payload, Relaxed);
+        // ORDERING: Release; publishes everything written before (ring bytes for `published`),
+        // pairs with the Acquire load in `MarkCell::pos`.
+        self.pos.store(m.pos, Release);
+        // ORDERING: Release; pairs with the Acquire load of `seq` in `MarkCell::read`.
+        self.seq.store(seq.wrapping_add(2), Release);
+    }
+
+    /// The position alone: the hot path of readers and writers.
+    #[inline]
+    pub(crate) fn pos(&self) -> usize {
+        // ORDERING: Acquire; pairs with the Release store in `MarkCell::write`, so the records
+        // below a published position are visible.
+        self.pos.load(Acquire)
+    }
+
+    /// A consistent mark (retries while a write is in progress).
+    pub(crate) fn read(&self) -> Mark {
+        loop {
+            // ORDERING: Acquire; pairs with the closing Release store of `seq` in `write`.
+            let s1 = self.seq.load(Acquire);
+            if s1 & 1 == 0 {
+                let m = Mark {
+                    // ORDERING: Acquire; see `MarkCell::pos`.
+                    pos: self.pos.load(Acquire),
+                    // ORDERING: Relaxed; validated by the seq re-check after the fence.
+                    frames: self.frames.load(Relaxed),
+                    // ORDERING: Relaxed; as above.
+                    payload: self.payload.load(Relaxed),
+                };
+                fence(Acquire);
+                // ORDERING: Relaxed; ordered after the field loads by the Acquire fence.
+                if self.seq.load(Relaxed) == s1 {
+                    return m;
+                }
+            }
+            spin_hint();
+        }
+    }
+}
+
+/// One writer slot: a strong writer's for its life, a weak writer's for one frame.
+#[derive(Debug)]
+pub(crate) struct WriterSlot {
+    /// Start of the reservation this writer is making or holds, or [`IDLE`].
+    open: AtomicUsize,
+    /// Woken when space, a slot, or a state change may let this writer go on.
+    pub(crate) waker: WakerCell,
+}
+
+/// One reader slot.
+#[derive(Debug)]
+pub(crate) struct ReaderSlot {
+    /// `SLOT_FREE`, `SLOT_STRONG` or `SLOT_WEAK`; changed only under the gate lock.
+    kind: AtomicUsize,
+    /// The reader's position and counts; strong readers' gate writers.
+    pub(crate) mark: MarkCell,
+    /// Weak readers' loss counters (statistics).
+    lost_bytes: AtomicUsize,
+    lost_frames: AtomicUsize,
+    pub(crate) waker: WakerCell,
+}
+
+/// Statistics of one reader, as seen by [`crate::Channel::readers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Reader id (its slot index).
+    pub id: usize,
+    /// `true` for a strong reader.
+    pub strong: bool,
+    /// Bytes of the log published but not yet read by this reader.
+    pub lag: u64,
+    /// Payload bytes this reader lost to being lapped (weak readers).
+    pub lost_bytes: u64,
+    /// Frames this reader lost to being lapped (weak readers).
+    pub lost_frames: u64,
+}
+
+/// The reservation a writer got: where its padding and frame go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reservation {
+    pub(crate) start: usize,
+    pub(crate) placement: Placement,
+    pub(crate) len: usize,
+}
+
+impl Reservation {
+    pub(crate) fn frame_pos(&self) -> usize {
+        self.start.wrapping_add(self.placement.pad)
+    }
+}
+
+/// Why a reservation attempt did not produce a reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NoRoom {
+    /// Not enough space now (Park: wait; Drop: refuse).
+    Full,
+    /// No writer slot is free (weak writers).
+    NoSlot,
+    /// The channel refuses new frames.
+    Closed(ChannelError),
+}
+
+/// The state every handle shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) ring: Ring,
+    capacity: usize,
+    mask: usize,
+    pub(crate) backpressure: Backpressure,
+    /// Next free log position.
+    reserve: CachePadded<AtomicUsize>,
+    /// End of the finished prefix, with counts; written by the baton holder.
+    pub(crate) published: CachePadded<MarkCell>,
+    /// [`HELD`], or the position where the publication baton is parked.
+    baton: CachePadded<AtomicUsize>,
+    /// Lower bound of `min(published, strong readers)`; written under `gate_lock`.
+    gate: CachePadded<MarkCell>,
+    gate_lock: AtomicBool,
+    state: AtomicUsize,
+    /// Set when the last `Channel` is dropped: no writer can be created any more.
+    orphaned: AtomicBool,
+    writer_bits: Box<[AtomicUsize]>,
+    pub(crate) writers: Box<[CachePadded<WriterSlot>]>,
+    pub(crate) readers: Box<[CachePadded<ReaderSlot>]>,
+    reader_sleepers: CachePadded<AtomicUsize>,
+    writer_sleepers: CachePadded<AtomicUsize>,
+    strong_writers: AtomicUsize,
+    weak_writers: AtomicUsize,
+    strong_readers: AtomicUsize,
+    weak_readers: AtomicUsize,
+    dropped_frames: AtomicUsize,
+    /// Weak writers waiting for a free writer slot (rare path; may lock).
+    slot_waiters: SpinMutex<Vec<Waker>>,
+    slot_waiter_count: AtomicUsize,
+}
+
+/// RAII guard of the gate lock (joins, leaves and gate refreshes).
+struct GateGuard<'a>(&'a AtomicBool);
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        // ORDERING: Release; pairs with the Acquire CAS in `lock_gate`.
+        self.0.store(false, Release);
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        capacity: usize,
+        backpressure: Backpressure,
+        max_writers: usize,
+        max_readers: usize,
+    ) -> Option<Self> {
+        let ring = Ring::try_new(capacity)?;
+        let words = max_writers.div_ceil(usize::BITS as usize);
+        Some(Self {
+            ring,
+            capacity,
+            mask: capacity - 1,
+            backpressure,
+            reserve: CachePadded::new(AtomicUsize::new(0)),
+            published: CachePadded::new(MarkCell::default()),
+            baton: CachePadded::new(AtomicUsize::new(0)),
+            gate: CachePadded::new(MarkCell::default()),
+            gate_lock: AtomicBool::new(false),
+            state: AtomicUsize::new(OPEN),
+            orphaned: AtomicBool::new(false),
+            writer_bits: (0..words).map(|_| AtomicUsize::new(0)).collect(),
+            writers: (0..max_writers)
+                .map(|_| {
+                    CachePadded::new(WriterSlot {
+                        open: AtomicUsize::new(IDLE),
+                        waker: WakerCell::new(),
+                    })
+                })
+                .collect(),
+            readers: (0..max_readers)
+                .map(|_| {
+                    CachePadded::new(ReaderSlot {
+                        kind: AtomicUsize::new(SLOT_FREE),
+                        mark: MarkCell::default(),
+                        lost_bytes: AtomicUsize::new(0),
+                        lost_frames: AtomicUsize::new(0),
+                        waker: WakerCell::new(),
+                    })
+                })
+                .collect(),
+            reader_sleepers: CachePadded::new(AtomicUsize::new(0)),
+            writer_sleepers: CachePadded::new(AtomicUsize::new(0)),
+            strong_writers: AtomicUsize::new(0),
+            weak_writers: AtomicUsize::new(0),
+            strong_readers: AtomicUsize::new(0),
+            weak_readers: AtomicUsize::new(0),
+            dropped_frames: AtomicUsize::new(0),
+            slot_waiters: SpinMutex::default(),
+            slot_waiter_count: AtomicUsize::new(0),
+        })
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn max_frame_len(&self) -> usize {
+        max_frame_len(self.capacity)
+    }
+
+    #[inline]
+    pub(crate) fn index(&self, pos: usize) -> usize {
+        pos & self.mask
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // State: open, draining, terminated.
+
+    fn state(&self) -> usize {
+        // ORDERING: Acquire; pairs with the AcqRel CAS in `terminate`/`drain`, so a task that sees
+        // the new state also sees everything published before it.
+        self.state.load(Acquire)
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.state() == TERMINATED
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.state() == DRAINING
+    }
+
+    /// Error for a new frame, if the channel refuses new frames.
+    pub(crate) fn write_refusal(&self) -> Option<ChannelError> {
+        match self.state() {
+            OPEN => None,
+            DRAINING => Some(ChannelError::Draining),
+            _ => Some(ChannelError::Terminated),
+        }
+    }
+
+    /// Terminates the channel: every current and future operation fails; every waiting task is
+    /// woken. On a draining channel it still terminates, and reports `TerminateDraining`.
+    pub(crate) fn terminate(&self) -> Result<(), ChannelError> {
+        // ORDERING: AcqRel; publishes the state change (pairs with `state()`'s Acquire).
+        let prev = self.state.swap(TERMINATED, AcqRel);
+        self.wake_all();
+        if prev == DRAINING {
+            Err(ChannelError::TerminateDraining)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts draining: new frames are refused, readers finish what is published.
+    pub(crate) fn drain(&self) -> Result<(), ChannelError> {
+        // ORDERING: AcqRel; as in `terminate`.
+        match self
+            .state
+            .compare_exchange(OPEN, DRAINING, AcqRel, Acquire)
+        {
+            Ok(_) | Err(DRAINING) => {
+                self.wake_all();
+                Ok(())
+            }
+            Err(_) => Err(ChannelError::DrainTerminated),
+        }
+    }
+
+    /// The last `Channel` is gone: once no writer is left, readers that caught up see the end.
+    pub(crate) fn orphan(&self) {
+        // ORDERING: Release; pairs with the Acquire load in `ended`.
+        self.orphaned.store(true, Release);
+        self.wake_readers();
+    }
+
+    /// `true` when no more frames can ever be published after `pos`.
+    pub(crate) fn ended(&self, pos: usize) -> bool {
+        // ORDERING: Acquire; pairs with the Release store in `orphan`.
+        let no_more_writers = self.orphaned.load(Acquire) && self.writer_count() == 0;
+        (self.is_draining() || no_more_writers)
+            // ORDERING: Acquire; pairs with the CAS on `reserve`; if nothing was reserved past
+            // `pos`, no record can be published past it.
+            && self.reserve.load(Acquire) == pos
+            && self.published.pos() == pos
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Wake-ups.
+
+    fn wake_all(&self) {
+        for w in self.writers.iter() {
+            w.waker.wake();
+        }
+        for w in self.slot_waiters.with(core::mem::take) {
+            w.wake();
+        }
+        for r in self.readers.iter() {
+            r.waker.wake();
+        }
+    }
+
+    /// Wakes readers if any sleeps. Call after publishing what they wait for.
+    pub(crate) fn wake_readers(&self) {
+        fence(SeqCst);
+        // ORDERING: Relaxed; the SeqCst fence above pairs with the one in `sleep_reader`
+        // (Dekker: either the sleeper sees our progress or we see the sleeper).
+        if self.reader_sleepers.load(Relaxed) > 0 {
+            for r in self.readers.iter() {
+                r.waker.wake();
+            }
+        }
+    }
+
+    /// Wakes writers if any sleeps. Call after freeing space or a slot.
+    pub(crate) fn wake_writers(&self) {
+        fence(SeqCst);
+        // ORDERING: Relaxed; the SeqCst fence above pairs with the one in `sleep_writer`.
+        if self.writer_sleepers.load(Relaxed) > 0 {
+            for w in self.writers.iter() {
+                w.waker.wake();
+            }
+        }
+    }
+
+    /// Counts a reader as sleeping (its waker already registered) and fences, so the caller's
+    /// re-check cannot miss progress published before a waker check.
+    pub(crate) fn sleep_reader(&self, already: &mut bool) {
+        if !*already {
+            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
+            self.reader_sleepers.fetch_add(1, Relaxed);
+            *already = true;
+        }
+        fence(SeqCst);
+    }
+
+    pub(crate) fn wake_reader_done(&self, sleeping: &mut bool) {
+        if core::mem::take(sleeping) {
+            // ORDERING: Relaxed; a counter only (a stale value costs one spurious wake scan).
+            self.reader_sleepers.fetch_sub(1, Relaxed);
+        }
+    }
+
+    pub(crate) fn sleep_writer(&self, already: &mut bool) {
+        if !*already {
+            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
+            self.writer_sleepers.fetch_add(1, Relaxed);
+            *already = true;
+        }
+        fence(SeqCst);
+    }
+
+    pub(crate) fn wake_writer_done(&self, sleeping: &mut bool) {
+        if core::mem::take(sleeping) {
+            // ORDERING: Relaxed; a counter only.
+            self.writer_sleepers.fetch_sub(1, Relaxed);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Writer slots.
+
+    /// Claims a writer slot, trying `prefer` first. Lock-free, O(slots / usize::BITS).
+    pub(crate) fn claim_writer_slot(&self, prefer: Option<usize>) -> Option<usize> {
+        let bits = usize::BITS as usize;
+        if let Some(i) = prefer {
+            let m = 1usize << (i % bits);
+            // ORDERING: AcqRel; Acquire pairs with the Release in `release_writer_slot` (the
+            // previous owner left its slot IDLE); Release orders nothing extra but is harmless.
+            if self.writer_bits[i / bits].fetch_or(m, AcqRel) & m == 0 {
+                return Some(i);
+            }
+        }
+        for (wi, word) in self.writer_bits.iter().enumerate() {
+            // ORDERING: Relaxed; a hint, re-validated by the CAS.
+            let mut cur = word.load(Relaxed);
+            loop {
+                let free = (!cur).trailing_zeros() as usize;
+                let i = wi * bits + free;
+                if free >= bits || i >= self.writers.len() {
+                    break;
+                }
+                // ORDERING: AcqRel; as in the fast path above.
+                match word.compare_exchange_weak(cur, cur | (1 << free), AcqRel, Relaxed) {
+                    Ok(_) => return Some(i),
+                    Err(now) => cur = now,
+                }
+            }
+        }
+        None
+    }
+
+    pub(crate) fn release_writer_slot(&self, i: usize) {
+        let bits = usize::BITS as usize;
+        // ORDERING: Release; the slot is IDLE before it is handed to the next owner.
+        self.writer_bits[i / bits].fetch_and(!(1 << (i % bits)), Release);
+        self.wake_writers();
+        // The SeqCst fence in `wake_writers` also orders the bit clear before this check.
+        // ORDERING: Relaxed; Dekker with `wait_for_slot` through the SeqCst fences.
+        if self.slot_waiter_count.load(Relaxed) > 0 {
+            let waiting = self.slot_waiters.with(|v| {
+                // ORDERING: Relaxed; written under the lock.
+                self.slot_waiter_count.store(0, Relaxed);
+                core::mem::take(v)
+            });
+            for w in waiting {
+                w.wake();
+            }
+        }
+    }
+
+    /// Registers `waker` to be woken when a writer slot is freed, then fences so the caller's
+    /// re-try of `claim_writer_slot` cannot miss a release.
+    pub(crate) fn wait_for_slot(&self, waker: &Waker) {
+        self.slot_waiters.with(|v| {
+            if !v.iter().any(|w| w.will_wake(waker)) {
+                v.push(waker.clone());
+            }
+            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
+            self.slot_waiter_count.store(v.len(), Relaxed);
+        });
+        fence(SeqCst);
+    }
+
+    pub(crate) fn add_writer(&self, strong: bool) {
+        let c = if strong {
+            &self.strong_writers
+        } else {
+            &self.weak_writers
+        };
+        // ORDERING: Relaxed; a count for statistics and `ended`, which re-checks it.
+        c.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn remove_writer(&self, strong: bool) {
+        let c = if strong {
+            &self.strong_writers
+        } else {
+            &self.weak_writers
+        };
+        // ORDERING: AcqRel; the last writer leaving must be seen by `ended` after its records.
+        c.fetch_sub(1, AcqRel);
+        self.wake_readers();
+    }
+
+    fn writer_count(&self) -> usize {
+        // ORDERING: Acquire; pairs with the AcqRel decrement in `remove_writer`.
+        self.strong_writers.load(Acquire) + self.weak_writers.load(Acquire)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reservation.
+
+    /// Tries to reserve a frame of `len` payload bytes for the writer in `slot`.
+    pub(crate) fn try_reserve(&self, slot: usize, len: usize) -> Result<Reservation, NoRoom> {
+        if let Some(e) = self.write_refusal() {
+            return Err(NoRoom::Closed(e));
+        }
+        let open = &self.writers[slot].open;
+        let mut announced = None;
+        // ORDERING: Relaxed; a first guess, validated by the CAS.
+        let mut r = self.reserve.load(Relaxed);
+        loop {
+            let placement = Placement::at(self.index(r), len, self.capacity);
+            let end = r.wrapping_add(placement.total());
+            if pos_lt(self.gate.pos().wrapping_add(self.capacity), end)
+                && pos_lt(self.refresh_gate().wrapping_add(self.capacity), end)
+            {
+                if let Some(was) = announced {
+                    self.set_idle(slot, was);
+                }
+                return Err(NoRoom::Full);
+            }
+            // ORDERING: SeqCst; the announcement must precede the CAS for the baton holder,
+            // which loads `reserve` then the slots (both SeqCst).
+            open.store(r, SeqCst);
+            if let Some(was) = announced.replace(r) {
+                // Moving off an earlier announcement: the baton may be parked on it.
+                self.baton_check(was);
+            }
+            // ORDERING: SeqCst on success; pairs with the publisher's SeqCst load of `reserve`.
+            match self
+                .reserve
+                .compare_exchange_weak(r, end, SeqCst, Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => r = now,
+            }
+        }
+        // Fence-based seqlock, writer side: the CAS above is ordered before every store into
+        // the reserved bytes, so a weak reader that reads any of them and then fences with
+        // Acquire sees the new `reserve` and discards its copy.
+        fence(Release);
+        let res = Reservation {
+            start: r,
+            placement: Placement::at(self.index(r), len, self.capacity),
+            len,
+        };
+        if let Some(e) = self.write_refusal() {
+            // Drain or terminate raced the reservation: refuse the frame after all.
+            self.finish(slot, res, None, 0);
+            return Err(NoRoom::Closed(e));
+        }
+        Ok(res)
+    }
+
+    /// Finishes a reservation: writes the headers (a committed frame of `committed_len` bytes
+    /// written by `writer`, or an aborted record when `writer` is `None`), marks the slot idle
+    /// and publishes.
+    pub(crate) fn finish(
+        &self,
+        slot: usize,
+        res: Reservation,
+        writer: Option<u16>,
+        committed_len: usize,
+    ) {
+        let Placement { pad, frame } = res.placement;
+        if pad > 0 {
+            self.write_header(res.start, Kind::Padding, 0, pad - crate::frame::HEADER);
+        }
+        let at = res.frame_pos();
+        match writer {
+            Some(id) => {
+                let used = crate::frame::footprint(committed_len);
+                self.write_header(at, Kind::Data, id, committed_len);
+                if used < frame {
+                    let gap = at.wrapping_add(used);
+                    self.write_header(gap, Kind::Padding, 0, frame - used - crate::frame::HEADER);
+                }
+            }
+            None => self.write_header(at, Kind::Aborted, 0, frame - crate::frame::HEADER),
+        }
+        self.set_idle(slot, res.start);
+    }
+
+    fn write_header(&self, pos: usize, kind: Kind, writer: u16, len: usize) {
+        let h = Header {
+            len: len as u32,
+            writer,
+            kind,
+        };
+        self.ring.store_u64(self.index(pos), h.encode());
+    }
+
+    /// Marks the writer slot idle after it announced `was`.
+    fn set_idle(&self, slot: usize, was: usize) {
+        // ORDERING: SeqCst; Dekker with the baton holder's park-then-rescan: either it sees us
+        // idle, or we see the baton parked below.
+        self.writers[slot].open.store(IDLE, SeqCst);
+        self.baton_check(was);
+    }
+
+    /// After a writer slot moved off the announcement `was` (SeqCst store), runs the publisher
+    /// if the baton is parked exactly there. Every announcement is eventually moved off (by a
+    /// commit, an abort, giving up, or a new announcement), and the baton only parks on an
+    /// announcement or on `reserve` (which the next reservation announces), so the baton is
+    /// never left parked on a finished record.
+    fn baton_check(&self, was: usize) {
+        // ORDERING: SeqCst; the other half of the Dekker pair with the slot store.
+        if self.baton.load(SeqCst) == was {
+            self.try_publish(was);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Publication.
+
+    /// First position at or after `from` that may still be unfinished: the smallest announced
+    /// reservation at or after `from`, or `reserve`.
+    fn unfinished_from(&self, from: usize) -> usize {
+        // ORDERING: SeqCst; load `reserve` before the slots: every reservation below it was
+        // announced (SeqCst store) before its CAS.
+        let mut limit = self.reserve.load(SeqCst);
+        let bits = usize::BITS as usize;
+        for (wi, word) in self.writer_bits.iter().enumerate() {
+            // ORDERING: SeqCst; a slot claimed before a CAS we saw is seen as claimed.
+            let mut set = word.load(SeqCst);
+            while set != 0 {
+                let i = wi * bits + set.trailing_zeros() as usize;
+                set &= set - 1;
+                // ORDERING: SeqCst; pairs with the SeqCst stores in `try_reserve`/`set_idle`.
+                let v = self.writers[i].open.load(SeqCst);
+                // An announcement below `from` is stale: its CAS cannot succeed any more.
+                if v != IDLE && !pos_lt(v, from) && pos_lt(v, limit) {
+                    limit = v;
+                }
+            }
+        }
+        limit
+    }
+
+    fn try_publish(&self, parked_at: usize) {
+        // ORDERING: SeqCst; the baton changes hands in one total order with the slot stores.
+        if self
+            .baton
+            .compare_exchange(parked_at, HELD, SeqCst, SeqCst)
+            .is_ok()
+        {
+            self.run_publisher();
+        }
+    }
+
+    /// Holds the baton: publishes every finished record, then parks the baton and re-checks.
+    fn run_publisher(&self) {
+        let mut mark = self.published.read();
+        loop {
+            let limit = self.unfinished_from(mark.pos);
+            let start = mark.pos;
+            while pos_lt(mark.pos, limit) {
+                let raw = self.ring.load_u64(self.index(mark.pos));
+                let h = Header::decode(raw).expect("finished record has a valid header");
+                if h.kind == Kind::Data {
+                    mark.frames = mark.frames.wrapping_add(1);
+                    mark.payload = mark.payload.wrapping_add(h.len as usize);
+                }
+                mark.pos = mark.pos.wrapping_add(h.footprint());
+            }
+            if mark.pos != start {
+                self.published.write(mark);
+                self.wake_readers();
+                self.wake_writers();
+            }
+            // ORDERING: SeqCst; see `set_idle`.
+            self.baton.store(mark.pos, SeqCst);
+            if self.unfinished_from(mark.pos) == mark.pos {
+                return;
+            }
+            // ORDERING: SeqCst; someone else may have taken the parked baton meanwhile.
+            if self
+                .baton
+                .compare_exchange(mark.pos, HELD, SeqCst, SeqCst)
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Gate.
+
+    fn lock_gate(&self) -> GateGuard<'_> {
+        loop {
+            // ORDERING: Acquire; pairs with the Release in `GateGuard::drop`.
+            if self
+                .gate_lock
+                .compare_exchange_weak(false, true, Acquire, Relaxed)
+                .is_ok()
+            {
+                return GateGuard(&self.gate_lock);
+            }
+            spin_hint();
+        }
+    }
+
+    /// Recomputes the gate from `published` and the strong readers; returns its position.
+    pub(crate) fn refresh_gate(&self) -> usize {
+        let _guard = self.lock_gate();
+        self.refresh_gate_locked()
+    }
+
+    fn refresh_gate_locked(&self) -> usize {
+        let mut best = self.published.read();
+        for r in self.readers.iter() {
+            // ORDERING: Relaxed; membership only changes under the gate lock, which we hold.
+            if r.kind.load(Relaxed) == SLOT_STRONG {
+                let m = r.mark.read();
+                if pos_lt(m.pos, best.pos) {
+                    best = m;
+                }
+            }
+        }
+        let cur = self.gate.read();
+        if pos_lt(cur.pos, best.pos) {
+            self.gate.write(best);
+            best.pos
+        } else {
+            cur.pos
+        }
+    }
+
+    /// The gate with its counts: the oldest position guaranteed intact.
+    pub(crate) fn gate_mark(&self) -> Mark {
+        self.gate.read()
+    }
+
+    /// In-use bytes: reserved but not yet released by every strong reader.
+    pub(crate) fn in_use(&self) -> usize {
+        // ORDERING: Relaxed; statistics.
+        self.reserve.load(Relaxed).wrapping_sub(self.gate.pos())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reader slots.
+
+    /// Registers a reader starting at the oldest guaranteed-intact frame (`from_tail == false`)
+    /// or at the published end.
+    pub(crate) fn join_reader(&self, strong: bool, from_tail: bool) -> Result<(usize, Mark), ChannelError> {
+        if self.is_terminated() {
+            return Err(ChannelError::Terminated);
+        }
+        let _guard = self.lock_gate();
+        let kind = if strong { SLOT_STRONG } else { SLOT_WEAK };
+        let Some(i) = self
+            .readers
+            .iter()
+            // ORDERING: Relaxed; membership changes only under the gate lock, held here.
+            .position(|r| r.kind.load(Relaxed) == SLOT_FREE)
+        else {
+            return Err(ChannelError::TooManyReaders {
+                max: self.readers.len(),
+            });
+        };
+        // Writers only reserve up to `gate + capacity` with a gate no newer than this one, so
+        // starting at or after it is safe even against writers that read the gate earlier.
+        let start = if from_tail {
+            self.published.read()
+        } else {
+            self.gate.read()
+        };
+        let slot = &self.readers[i];
+        slot.mark.write(start);
+        // ORDERING: Relaxed; a statistic.
+        slot.lost_bytes.store(0, Relaxed);
+        // ORDERING: Relaxed; a statistic.
+        slot.lost_frames.store(0, Relaxed);
+        // ORDERING: Relaxed; read only under the gate lock (and by statistics).
+        slot.kind.store(kind, Relaxed);
+        let count = if strong {
+            &self.strong_readers
+        } else {
+            &self.weak_readers
+        };
+        // ORDERING: Relaxed; statistics.
+        count.fetch_add(1, Relaxed);
+        Ok((i, start))
+    }
+
+    /// Frees a reader slot; a strong reader's hold is released at once.
+    pub(crate) fn leave_reader(&self, i: usize) {
+        {
+            let _guard = self.lock_gate();
+            let slot = &self.readers[i];
+            // ORDERING: Relaxed; under the gate lock.
+            let kind = slot.kind.swap(SLOT_FREE, Relaxed);
+            let count = if kind == SLOT_STRONG {
+                &self.strong_readers
+            } else {
+                &self.weak_readers
+            };
+            // ORDERING: Relaxed; statistics.
+            count.fetch_sub(1, Relaxed);
+        }
+        self.wake_writers();
+    }
+
+    /// Turns a strong reader into a weak one, keeping its position.
+    pub(crate) fn downgrade_reader(&self, i: usize) {
+        {
+            let _guard = self.lock_gate();
+            // ORDERING: Relaxed; under the gate lock.
+            self.readers[i].kind.store(SLOT_WEAK, Relaxed);
+            // ORDERING: Relaxed; statistics.
+            self.strong_readers.fetch_sub(1, Relaxed);
+            // ORDERING: Relaxed; statistics.
+            self.weak_readers.fetch_add(1, Relaxed);
+        }
+        self.wake_writers();
+    }
+
+    /// A strong reader moved to `m`: publish its position and wake writers that wait for room.
+    pub(crate) fn release_to(&self, i: usize, m: Mark) {
+        self.readers[i].mark.write(m);
+        self.wake_writers();
+    }
+
+    /// A weak reader moved to `m` (for lag statistics only).
+    pub(crate) fn note_position(&self, i: usize, m: Mark) {
+        self.readers[i].mark.write(m);
+    }
+
+    pub(crate) fn note_loss(&self, i: usize, bytes: usize, frames: usize) {
+        let s = &self.readers[i];
+        // ORDERING: Relaxed; statistics.
+        s.lost_bytes.fetch_add(bytes, Relaxed);
+        // ORDERING: Relaxed; statistics.
+        s.lost_frames.fetch_add(frames, Relaxed);
+    }
+
+    /// Fence-based seqlock, reader side: after copying bytes of `[pos, ...)` with atomic loads,
+    /// `true` if no writer can have overwritten them (nothing was reserved past `pos + cap`).
+    pub(crate) fn intact_since(&self, pos: usize) -> bool {
+        fence(Acquire);
+        // ORDERING: Relaxed; ordered after the copy by the Acquire fence above, which pairs with
+        // the Release fence after the reservation CAS in `try_reserve`.
+        let r = self.reserve.load(Relaxed);
+        !pos_lt(pos.wrapping_add(self.capacity), r)
+    }
+
+    pub(crate) fn count_dropped(&self) {
+        // ORDERING: Relaxed; statistics.
+        self.dropped_frames.fetch_add(1, Relaxed);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Statistics.
+
+    pub(crate) fn counts(&self) -> [usize; 5] {
+        // ORDERING: Relaxed (all five); statistics, each value exact on its own.
+        [
+            self.strong_writers.load(Relaxed),
+            self.weak_writers.load(Relaxed),
+            self.strong_readers.load(Relaxed),
+            self.weak_readers.load(Relaxed),
+            self.dropped_frames.load(Relaxed),
+        ]
+    }
+
+    pub(crate) fn reader_stats(&self) -> Vec<ReaderStats> {
+        let published = self.published.pos();
+        let _guard = self.lock_gate();
+        self.readers
+            .iter()
+            .enumerate()
+            .filter_map(|(id, r)| {
+                // ORDERING: Relaxed; under the gate lock.
+                let kind = r.kind.load(Relaxed);
+                (kind != SLOT_FREE).then(|| ReaderStats {
+                    id,
+                    strong: kind == SLOT_STRONG,
+                    lag: published.wrapping_sub(r.mark.read().pos) as u64,
+                    // ORDERING: Relaxed; statistics.
+                    lost_bytes: r.lost_bytes.load(Relaxed) as u64,
+                    // ORDERING: Relaxed; statistics.
+                    lost_frames: r.lost_frames.load(Relaxed) as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a whole reservation's payload through a [`WordWriter`].
+    pub(crate) fn word_writer(&self, res: &Reservation) -> WordWriter {
+        WordWriter::new(self.index(res.frame_pos()) + crate::frame::HEADER)
+    }
+}

@@ -1,0 +1,599 @@
+//! Writer handles: [`StrongWriter`] (holds a writer slot for its life), [`WeakWriter`] (takes one
+//! per frame), the [`Writer`] enum over both, and the [`WriteGrant`] they hand out.
+//!
+//! A writer reserves, fills, then commits. Everything here is bookkeeping of the handle; the
+//! protocol is in `shared.rs`.
+
+use crate::error::ChannelError;
+use crate::ring::WordWriter;
+use crate::shared::{NoRoom, Reservation, Shared};
+use crate::sync::Arc;
+use crate::Backpressure;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+/// State common to both writer kinds.
+pub(crate) struct WriterCore {
+    shared: Arc<Shared>,
+    strong: bool,
+    /// Strong: the slot held for life. Weak: the slot held for the frame being written (or
+    /// while waiting for space), else `None`.
+    slot: Option<usize>,
+    /// Weak: the slot used last, tried first next time so the id usually stays the same.
+    last_slot: Option<usize>,
+    terminated: bool,
+    sleeping: bool,
+}
+
+impl fmt::Debug for WriterCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("strong", &self.strong)
+            .field("id", &self.slot.map(|s| s + 1))
+            .field("terminated", &self.terminated)
+            .finish()
+    }
+}
+
+impl WriterCore {
+    pub(crate) fn new_strong(shared: Arc<Shared>) -> Result<Self, ChannelError> {
+        if shared.is_terminated() {
+            return Err(ChannelError::Terminated);
+        }
+        let slot = shared
+            .claim_writer_slot(None)
+            .ok_or(ChannelError::TooManyWriters {
+                max: shared.writers.len(),
+            })?;
+        shared.add_writer(true);
+        Ok(Self {
+            shared,
+            strong: true,
+            slot: Some(slot),
+            last_slot: Some(slot),
+            terminated: false,
+            sleeping: false,
+        })
+    }
+
+    fn id(&self) -> Option<u16> {
+        self.slot.or(self.last_slot).map(|s| (s + 1) as u16)
+    }
+
+    /// One attempt: `Ok(Some)` reserved, `Ok(None)` must wait (Park), `Err` refused.
+    fn try_reserve(&mut self, len: usize) -> Result<Option<Reservation>, ChannelError> {
+        if self.terminated {
+            return Err(ChannelError::Terminated);
+        }
+        let max = self.shared.max_frame_len();
+        if len > max {
+            return Err(ChannelError::FrameTooLarge { len, max });
+        }
+        let slot = match self.slot {
+            Some(s) => s,
+            None => match self.shared.claim_writer_slot(self.last_slot) {
+                Some(s) => {
+                    self.slot = Some(s);
+                    self.last_slot = Some(s);
+                    s
+                }
+                None => return self.no_room(NoRoom::NoSlot),
+            },
+        };
+        match self.shared.try_reserve(slot, len) {
+            Ok(res) => Ok(Some(res)),
+            Err(e) => self.no_room(e),
+        }
+    }
+
+    fn no_room(&mut self, why: NoRoom) -> Result<Option<Reservation>, ChannelError> {
+        let drop_mode = self.shared.backpressure == Backpressure::Drop;
+        if !self.strong && (drop_mode || matches!(why, NoRoom::Closed(_))) {
+            self.release_weak_slot();
+        }
+        match why {
+            NoRoom::Closed(e) => Err(e),
+            NoRoom::Full | NoRoom::NoSlot if drop_mode => {
+                self.shared.count_dropped();
+                Err(ChannelError::Full)
+            }
+            NoRoom::Full | NoRoom::NoSlot => Ok(None),
+        }
+    }
+
+    fn release_weak_slot(&mut self) {
+        if let Some(s) = self.slot.take() {
+            self.shared.release_writer_slot(s);
+        }
+    }
+
+    fn poll_reserve(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+    ) -> Poll<Result<Reservation, ChannelError>> {
+        if let Some(r) = self.try_reserve(len).transpose() {
+            self.shared.wake_writer_done(&mut self.sleeping);
+            return Poll::Ready(r);
+        }
+        match self.slot {
+            Some(s) => {
+                self.shared.writers[s].waker.register(cx.waker());
+                self.shared.sleep_writer(&mut self.sleeping);
+            }
+            None => self.shared.wait_for_slot(cx.waker()),
+        }
+        match self.try_reserve(len).transpose() {
+            Some(r) => {
+                self.shared.wake_writer_done(&mut self.sleeping);
+                Poll::Ready(r)
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    fn grant(&mut self, res: Reservation) -> WriteGrant<'_> {
+        let words = self.shared.word_writer(&res);
+        WriteGrant {
+            writer: self,
+            res,
+            words,
+            written: 0,
+            finished: false,
+        }
+    }
+
+    /// Ends a reservation: commit with the writer id, or abort.
+    fn finish(&mut self, res: Reservation, committed: Option<usize>) {
+        let slot = self.slot.expect("a reservation holds a slot");
+        let id = self.id().expect("a reservation holds a slot");
+        match committed {
+            Some(n) if n > 0 => self.shared.finish(slot, res, Some(id), n),
+            _ => self.shared.finish(slot, res, None, 0),
+        }
+        if !self.strong {
+            self.release_weak_slot();
+        }
+    }
+
+    fn write_now(&mut self, res: Reservation, buf: &[u8]) -> usize {
+        let mut g = self.grant(res);
+        g.put(buf);
+        g.commit()
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, ChannelError>> {
+        if buf.is_empty() {
+            return Poll::Ready(if self.terminated {
+                Err(ChannelError::Terminated)
+            } else {
+                Ok(0)
+            });
+        }
+        let n = buf.len().min(self.shared.max_frame_len());
+        match self.poll_reserve(cx, n) {
+            Poll::Ready(Ok(res)) => Poll::Ready(Ok(self.write_now(res, &buf[..n]))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn try_write(&mut self, buf: &[u8]) -> Result<Option<usize>, ChannelError> {
+        if buf.is_empty() {
+            return if self.terminated {
+                Err(ChannelError::Terminated)
+            } else {
+                Ok(Some(0))
+            };
+        }
+        let n = buf.len().min(self.shared.max_frame_len());
+        Ok(self.try_reserve(n)?.map(|res| self.write_now(res, &buf[..n])))
+    }
+
+    fn terminate(&mut self) {
+        if !self.terminated {
+            self.terminated = true;
+            self.leave();
+        }
+    }
+
+    /// Gives back the slot and the writer count (once).
+    fn leave(&mut self) {
+        self.shared.wake_writer_done(&mut self.sleeping);
+        if let Some(s) = self.slot.take() {
+            self.shared.release_writer_slot(s);
+        }
+        self.shared.remove_writer(self.strong);
+    }
+}
+
+impl Drop for WriterCore {
+    fn drop(&mut self) {
+        if !self.terminated {
+            self.terminated = true;
+            self.leave();
+        }
+    }
+}
+
+/// A reserved frame being filled: [`put`](WriteGrant::put) bytes, then
+/// [`commit`](WriteGrant::commit). Dropping it (or [`abort`](WriteGrant::abort)) aborts the
+/// frame: readers skip it and nothing of it is ever delivered.
+///
+/// The grant copies into the ring with word-sized atomic stores instead of lending a `&mut
+/// [u8]`, because a weak reader may be reading the same bytes of an older lap at that moment
+/// (see `docs/design.md`).
+#[must_use = "a grant that is dropped aborts its frame"]
+pub struct WriteGrant<'a> {
+    writer: &'a mut WriterCore,
+    res: Reservation,
+    words: WordWriter,
+    written: usize,
+    finished: bool,
+}
+
+impl fmt::Debug for WriteGrant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteGrant")
+            .field("capacity", &self.res.len)
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl WriteGrant<'_> {
+    /// Bytes reserved.
+    pub fn capacity(&self) -> usize {
+        self.res.len
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.written
+    }
+
+    /// `true` if nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.written == 0
+    }
+
+    /// Bytes that can still be written.
+    pub fn remaining(&self) -> usize {
+        self.res.len - self.written
+    }
+
+    /// Appends bytes to the frame; returns how many fit (at most [`remaining`](Self::remaining)).
+    pub fn put(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(self.remaining());
+        self.words.put(&self.writer.shared.ring, &bytes[..n]);
+        self.written += n;
+        n
+    }
+
+    /// Commits the frame with the bytes written so far (possibly fewer than reserved) and
+    /// returns its length. Committing an empty grant aborts it (no empty frames) and returns 0.
+    pub fn commit(mut self) -> usize {
+        self.finished = true;
+        self.words.flush(&self.writer.shared.ring);
+        let n = self.written;
+        self.writer.finish(self.res, Some(n));
+        n
+    }
+
+    /// Aborts the frame: readers skip it.
+    pub fn abort(self) {
+        // Drop does it.
+    }
+}
+
+impl Drop for WriteGrant<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.writer.finish(self.res, None);
+        }
+    }
+}
+
+/// Future of [`StrongWriter::reserve`] and friends.
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Reserve<'a> {
+    writer: Option<&'a mut WriterCore>,
+    len: usize,
+}
+
+impl<'a> Future for Reserve<'a> {
+    type Output = Result<WriteGrant<'a>, ChannelError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let len = self.len;
+        let w = self.writer.take().expect("Reserve polled after completion");
+        match w.poll_reserve(cx, len) {
+            Poll::Ready(Ok(res)) => Poll::Ready(Ok(w.grant(res))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                self.writer = Some(w);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+macro_rules! writer_api {
+    ($ty:ident) => {
+        impl $ty {
+            /// Writer id carried by this writer's frames (for a weak writer: of its last frame,
+            /// `None` before the first).
+            pub fn id(&self) -> Option<u16> {
+                self.core.id()
+            }
+
+            /// The channel's backpressure policy.
+            pub fn backpressure(&self) -> Backpressure {
+                self.core.shared.backpressure
+            }
+
+            /// Longest frame this writer can write.
+            pub fn max_frame_len(&self) -> usize {
+                self.core.shared.max_frame_len()
+            }
+
+            /// Tries to reserve a frame of `len` bytes without waiting. `Ok(None)` means it
+            /// would have to wait (`Park` only).
+            ///
+            /// # Errors
+            /// [`ChannelError::FrameTooLarge`], [`ChannelError::Full`] (`Drop`: the frame is
+            /// refused and counted), [`ChannelError::Draining`], [`ChannelError::Terminated`].
+            pub fn try_reserve(&mut self, len: usize) -> Result<Option<WriteGrant<'_>>, ChannelError> {
+                Ok(self.core.try_reserve(len)?.map(|res| self.core.grant(res)))
+            }
+
+            /// Polls for a reservation of `len` bytes, registering the task's waker to be woken
+            /// when space may have been freed.
+            ///
+            /// # Errors
+            /// As [`try_reserve`](Self::try_reserve).
+            pub fn poll_reserve(
+                &mut self,
+                cx: &mut Context<'_>,
+                len: usize,
+            ) -> Poll<Result<WriteGrant<'_>, ChannelError>> {
+                match self.core.poll_reserve(cx, len) {
+                    Poll::Ready(Ok(res)) => Poll::Ready(Ok(self.core.grant(res))),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+
+            /// Reserves a frame of `len` bytes, waiting for space under `Park`.
+            ///
+            /// # Errors
+            /// As [`try_reserve`](Self::try_reserve).
+            ///
+            /// # Cancel safety
+            /// Cancel safe: a dropped `Reserve` future holds no space.
+            pub fn reserve(&mut self, len: usize) -> Reserve<'_> {
+                Reserve {
+                    writer: Some(&mut self.core),
+                    len,
+                }
+            }
+
+            /// Writes one frame of up to [`max_frame_len`](Self::max_frame_len) bytes of `buf`
+            /// and returns how many it took; `Ok(0)` for an empty `buf` (no frame).
+            ///
+            /// # Errors
+            /// As [`try_reserve`](Self::try_reserve).
+            pub fn poll_write(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<Result<usize, ChannelError>> {
+                self.core.poll_write(cx, buf)
+            }
+
+            /// [`poll_write`](Self::poll_write) without waiting: `Ok(None)` means it would
+            /// wait.
+            ///
+            /// # Errors
+            /// As [`try_reserve`](Self::try_reserve).
+            pub fn try_write(&mut self, buf: &[u8]) -> Result<Option<usize>, ChannelError> {
+                self.core.try_write(buf)
+            }
+
+            /// Writes one frame (see [`poll_write`](Self::poll_write)).
+            ///
+            /// # Errors
+            /// As [`try_reserve`](Self::try_reserve).
+            ///
+            /// # Cancel safety
+            /// Cancel safe: if the future is dropped before it completes, nothing was written.
+            pub async fn write(&mut self, buf: &[u8]) -> Result<usize, ChannelError> {
+                core::future::poll_fn(|cx| self.core.poll_write(cx, buf)).await
+            }
+
+            /// Writes one frame, parking the thread while it waits.
+            ///
+            /// # Errors
+            /// As [`try_reserve`](Self::try_reserve).
+            #[cfg(feature = "std")]
+            pub fn blocking_write(&mut self, buf: &[u8]) -> Result<usize, ChannelError> {
+                crate::blocking::block_on(self.write(buf))
+            }
+
+            /// Aborts this handle alone: it gives back its slot and every later call fails with
+            /// [`ChannelError::Terminated`].
+            pub fn terminate(&mut self) {
+                self.core.terminate();
+            }
+
+            /// `true` once this handle or the channel is terminated.
+            pub fn is_terminated(&self) -> bool {
+                self.core.terminated || self.core.shared.is_terminated()
+            }
+        }
+    };
+}
+
+/// A writer that holds a writer slot (and its id) for its whole life.
+#[derive(Debug)]
+pub struct StrongWriter {
+    core: WriterCore,
+}
+
+/// A writer that holds nothing between frames: it takes a writer slot for each frame (preferring
+/// the one it had before, so its id usually stays the same), so an idle weak writer costs
+/// nothing and blocks nothing.
+#[derive(Debug)]
+pub struct WeakWriter {
+    core: WriterCore,
+}
+
+writer_api!(StrongWriter);
+writer_api!(WeakWriter);
+
+impl StrongWriter {
+    pub(crate) fn new(shared: Arc<Shared>) -> Result<Self, ChannelError> {
+        Ok(Self {
+            core: WriterCore::new_strong(shared)?,
+        })
+    }
+
+    /// Turns this writer into a weak writer: its slot is freed now and taken again per frame.
+    pub fn downgrade(mut self) -> WeakWriter {
+        let shared = self.core.shared.clone();
+        let last = self.core.slot;
+        let terminated = self.core.terminated;
+        self.core.terminate();
+        let mut weak = WeakWriter::new(shared);
+        weak.core.last_slot = last;
+        weak.core.terminated = terminated;
+        if terminated {
+            weak.core.shared.remove_writer(false);
+        }
+        weak
+    }
+}
+
+impl WeakWriter {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        shared.add_writer(false);
+        Self {
+            core: WriterCore {
+                shared,
+                strong: false,
+                slot: None,
+                last_slot: None,
+                terminated: false,
+                sleeping: false,
+            },
+        }
+    }
+
+    /// Turns this writer into a strong writer holding a slot for its life.
+    ///
+    /// # Errors
+    /// [`ChannelError::TooManyWriters`] if no slot is free (the weak writer is given back),
+    /// [`ChannelError::Terminated`].
+    pub fn upgrade(self) -> Result<StrongWriter, (Self, ChannelError)> {
+        match StrongWriter::new(self.core.shared.clone()) {
+            Ok(s) => Ok(s),
+            Err(e) => Err((self, e)),
+        }
+    }
+}
+
+/// Either kind of writer, as the seed's `Writer`.
+#[derive(Debug)]
+pub enum Writer {
+    /// A [`StrongWriter`].
+    Strong(StrongWriter),
+    /// A [`WeakWriter`].
+    Weak(WeakWriter),
+}
+
+impl From<StrongWriter> for Writer {
+    fn from(w: StrongWriter) -> Self {
+        Self::Strong(w)
+    }
+}
+
+impl From<WeakWriter> for Writer {
+    fn from(w: WeakWriter) -> Self {
+        Self::Weak(w)
+    }
+}
+
+impl Writer {
+    fn core(&mut self) -> &mut WriterCore {
+        match self {
+            Self::Strong(w) => &mut w.core,
+            Self::Weak(w) => &mut w.core,
+        }
+    }
+
+    /// Writer id (see [`StrongWriter::id`]).
+    pub fn id(&self) -> Option<u16> {
+        match self {
+            Self::Strong(w) => w.id(),
+            Self::Weak(w) => w.id(),
+        }
+    }
+
+    /// See [`StrongWriter::poll_write`].
+    ///
+    /// # Errors
+    /// As [`StrongWriter::try_reserve`].
+    pub fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, ChannelError>> {
+        self.core().poll_write(cx, buf)
+    }
+
+    /// See [`StrongWriter::try_write`].
+    ///
+    /// # Errors
+    /// As [`StrongWriter::try_reserve`].
+    pub fn try_write(&mut self, buf: &[u8]) -> Result<Option<usize>, ChannelError> {
+        self.core().try_write(buf)
+    }
+
+    /// See [`StrongWriter::write`].
+    ///
+    /// # Errors
+    /// As [`StrongWriter::try_reserve`].
+    pub async fn write(&mut self, buf: &[u8]) -> Result<usize, ChannelError> {
+        let core = self.core();
+        core::future::poll_fn(|cx| core.poll_write(cx, buf)).await
+    }
+
+    /// See [`StrongWriter::reserve`].
+    pub fn reserve(&mut self, len: usize) -> Reserve<'_> {
+        Reserve {
+            writer: Some(self.core()),
+            len,
+        }
+    }
+
+    /// See [`StrongWriter::try_reserve`].
+    ///
+    /// # Errors
+    /// As [`StrongWriter::try_reserve`].
+    pub fn try_reserve(&mut self, len: usize) -> Result<Option<WriteGrant<'_>>, ChannelError> {
+        let core = self.core();
+        Ok(core.try_reserve(len)?.map(|res| core.grant(res)))
+    }
+
+    /// Aborts this handle alone (see [`StrongWriter::terminate`]).
+    pub fn terminate(&mut self) {
+        self.core().terminate();
+    }
+
+    /// A strong writer becomes weak; a weak writer stays weak.
+    pub fn downgrade(self) -> WeakWriter {
+        match self {
+            Self::Strong(w) => w.downgrade(),
+            Self::Weak(w) => w,
+        }
+    }
+}
