@@ -4,8 +4,8 @@ use crate::config::{max_frame_len, Backpressure, Config};
 use crate::error::ChannelError;
 use crate::reader::{StartAt, StrongReader, WeakReader};
 use crate::shared::{ReaderStats, Shared};
-use crate::sync::Arc;
 use crate::writer::{StrongWriter, WeakWriter, Writer};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -32,7 +32,7 @@ use core::fmt;
 /// # });
 /// ```
 pub struct Channel {
-    shared: Arc<Shared>,
+    shared: crate::sync::Arc<Shared>,
 }
 
 impl fmt::Debug for Channel {
@@ -120,7 +120,7 @@ impl Channel {
             requested: config.capacity,
         })?;
         Ok(Arc::new(Self {
-            shared: Arc::new(shared),
+            shared: crate::sync::Arc::new(shared),
         }))
     }
 
@@ -203,7 +203,11 @@ impl Channel {
     ///
     /// # Errors
     /// [`ChannelError::TooManyReaders`], [`ChannelError::Terminated`].
-    pub fn try_new_reader(self: &Arc<Self>, strong: bool, start: StartAt) -> Result<crate::Reader, ChannelError> {
+    pub fn try_new_reader(
+        self: &Arc<Self>,
+        strong: bool,
+        start: StartAt,
+    ) -> Result<crate::Reader, ChannelError> {
         Ok(if strong {
             StrongReader::new(self.shared.clone(), start)?.into()
         } else {
@@ -215,7 +219,10 @@ impl Channel {
     ///
     /// # Errors
     /// As [`try_new_reader`](Self::try_new_reader).
-    pub fn try_new_strong_reader(self: &Arc<Self>, start: StartAt) -> Result<StrongReader, ChannelError> {
+    pub fn try_new_strong_reader(
+        self: &Arc<Self>,
+        start: StartAt,
+    ) -> Result<StrongReader, ChannelError> {
         StrongReader::new(self.shared.clone(), start)
     }
 
@@ -223,7 +230,10 @@ impl Channel {
     ///
     /// # Errors
     /// As [`try_new_reader`](Self::try_new_reader).
-    pub fn try_new_weak_reader(self: &Arc<Self>, start: StartAt) -> Result<WeakReader, ChannelError> {
+    pub fn try_new_weak_reader(
+        self: &Arc<Self>,
+        start: StartAt,
+    ) -> Result<WeakReader, ChannelError> {
         WeakReader::new(self.shared.clone(), start)
     }
 

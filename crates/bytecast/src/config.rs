@@ -19,11 +19,7 @@ pub const MIN_CAPACITY: usize = 64;
 
 /// Largest ring size (frame lengths are stored in 32 bits; on 32-bit targets positions must stay
 /// far from the wrap distance).
-pub const MAX_CAPACITY: usize = if usize::BITS >= 64 {
-    1 << 31
-} else {
-    1 << 29
-};
+pub const MAX_CAPACITY: usize = if usize::BITS >= 64 { 1 << 31 } else { 1 << 29 };
 
 /// Default limit on live writer slots.
 pub(crate) const DEFAULT_MAX_WRITERS: usize = 64;
@@ -137,7 +133,10 @@ mod tests {
     fn handle_limits_are_checked() {
         assert!(Config::new(64).max_writers(0).ring_capacity().is_err());
         assert!(Config::new(64).max_readers(70_000).ring_capacity().is_err());
-        assert!(Config::new(64).max_writers(MAX_HANDLES).ring_capacity().is_ok());
+        assert!(Config::new(64)
+            .max_writers(MAX_HANDLES)
+            .ring_capacity()
+            .is_ok());
     }
 
     #[test]

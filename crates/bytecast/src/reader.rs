@@ -59,7 +59,11 @@ impl fmt::Debug for ReaderCore {
 }
 
 impl ReaderCore {
-    pub(crate) fn new(shared: Arc<Shared>, strong: bool, start: StartAt) -> Result<Self, ChannelError> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        strong: bool,
+        start: StartAt,
+    ) -> Result<Self, ChannelError> {
         let (slot, mark) = shared.join_reader(strong, start == StartAt::Tail)?;
         Ok(Self {
             shared,
@@ -183,7 +187,10 @@ impl ReaderCore {
         Ok(Some(n))
     }
 
-    fn try_read_frame_into(&mut self, buf: &mut [u8]) -> Result<Option<(u16, usize)>, ChannelError> {
+    fn try_read_frame_into(
+        &mut self,
+        buf: &mut [u8],
+    ) -> Result<Option<(u16, usize)>, ChannelError> {
         let Some(head) = self.head()? else {
             return Ok(None);
         };
@@ -374,7 +381,10 @@ macro_rules! reader_api {
             ///
             /// # Cancel safety
             /// Cancel safe.
-            pub async fn read_frame(&mut self, max_len: usize) -> Result<(u16, Vec<u8>), ChannelError> {
+            pub async fn read_frame(
+                &mut self,
+                max_len: usize,
+            ) -> Result<(u16, Vec<u8>), ChannelError> {
                 core::future::poll_fn(|cx| self.poll_read_frame(cx, max_len)).await
             }
 
@@ -383,7 +393,10 @@ macro_rules! reader_api {
             /// # Errors
             /// As [`try_read_frame_into`](Self::try_read_frame_into).
             #[cfg(feature = "std")]
-            pub fn blocking_read_frame(&mut self, max_len: usize) -> Result<(u16, Vec<u8>), ChannelError> {
+            pub fn blocking_read_frame(
+                &mut self,
+                max_len: usize,
+            ) -> Result<(u16, Vec<u8>), ChannelError> {
                 crate::blocking::block_on(self.read_frame(max_len))
             }
 
@@ -598,7 +611,11 @@ impl Reader {
     ///
     /// # Errors
     /// As [`StrongReader::try_read`].
-    pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, ChannelError>> {
+    pub fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, ChannelError>> {
         self.core().poll_op(cx, |c| c.try_read(buf))
     }
 

@@ -33,7 +33,9 @@ pub(crate) struct Ring {
 
 impl core::fmt::Debug for Ring {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Ring").field("capacity", &self.capacity()).finish()
+        f.debug_struct("Ring")
+            .field("capacity", &self.capacity())
+            .finish()
     }
 }
 

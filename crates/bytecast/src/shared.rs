@@ -24,10 +24,10 @@ use crate::error::ChannelError;
 use crate::frame::{pos_lt, Header, Kind, Placement};
 use crate::ring::{Ring, WordWriter};
 use crate::sync::{fence, spin_hint, AtomicBool, AtomicUsize, CachePadded, SpinMutex, WakerCell};
-use core::task::Waker;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use core::task::Waker;
 
 /// Value of a writer slot's `open` when it has no reservation in flight. Positions are multiples
 /// of 8, so an odd value is never a position.
@@ -329,10 +329,7 @@ impl Shared {
     /// Starts draining: new frames are refused, readers finish what is published.
     pub(crate) fn drain(&self) -> Result<(), ChannelError> {
         // ORDERING: AcqRel; as in `terminate`.
-        match self
-            .state
-            .compare_exchange(OPEN, DRAINING, AcqRel, Acquire)
-        {
+        match self.state.compare_exchange(OPEN, DRAINING, AcqRel, Acquire) {
             Ok(_) | Err(DRAINING) => {
                 self.wake_all();
                 Ok(())
@@ -545,18 +542,16 @@ impl Shared {
                 }
                 return Err(NoRoom::Full);
             }
-            // ORDERING: SeqCst; the announcement must precede the CAS for the baton holder,
-            // which loads `reserve` then the slots (both SeqCst).
-            open.store(r, SeqCst);
+            // ORDERING: Relaxed; the CAS below (SeqCst, so also Release) publishes it to the
+            // publisher's Acquire load of `reserve`; the Dekker with a parked baton goes
+            // through the SeqCst fence in `baton_check`.
+            open.store(r, Relaxed);
             if let Some(was) = announced.replace(r) {
                 // Moving off an earlier announcement: the baton may be parked on it.
                 self.baton_check(was);
             }
             // ORDERING: SeqCst on success; pairs with the publisher's SeqCst load of `reserve`.
-            match self
-                .reserve
-                .compare_exchange_weak(r, end, SeqCst, Relaxed)
-            {
+            match self.reserve.compare_exchange_weak(r, end, SeqCst, Relaxed) {
                 Ok(_) => break,
                 Err(now) => r = now,
             }
@@ -618,9 +613,10 @@ impl Shared {
 
     /// Marks the writer slot idle after it announced `was`.
     fn set_idle(&self, slot: usize, was: usize) {
-        // ORDERING: SeqCst; Dekker with the baton holder's park-then-rescan: either it sees us
-        // idle, or we see the baton parked below.
-        self.writers[slot].open.store(IDLE, SeqCst);
+        // ORDERING: Release; publishes the headers written before (pairs with the Acquire slot
+        // loads in `unfinished_from`); the Dekker with the publisher goes through the SeqCst
+        // fences in `baton_check` and `run_publisher`.
+        self.writers[slot].open.store(IDLE, Release);
         self.baton_check(was);
     }
 
@@ -630,8 +626,12 @@ impl Shared {
     /// announcement or on `reserve` (which the next reservation announces), so the baton is
     /// never left parked on a finished record.
     fn baton_check(&self, was: usize) {
-        // ORDERING: SeqCst; the other half of the Dekker pair with the slot store.
-        if self.baton.load(SeqCst) == was {
+        // Dekker with `run_publisher`: slot store; SeqCst fence; baton load here, against baton
+        // store; SeqCst fence; slot loads there. (Fences, not SeqCst accesses: loom models
+        // SeqCst fences exactly, and they state the pattern.)
+        fence(SeqCst);
+        // ORDERING: Relaxed; ordered after the slot store by the SeqCst fence above.
+        if self.baton.load(Relaxed) == was {
             self.try_publish(was);
         }
     }
@@ -642,18 +642,20 @@ impl Shared {
     /// First position at or after `from` that may still be unfinished: the smallest announced
     /// reservation at or after `from`, or `reserve`.
     fn unfinished_from(&self, from: usize) -> usize {
-        // ORDERING: SeqCst; load `reserve` before the slots: every reservation below it was
-        // announced (SeqCst store) before its CAS.
-        let mut limit = self.reserve.load(SeqCst);
+        // ORDERING: Acquire; pairs with the reservation CAS, so every reservation below `limit`
+        // has its slot claim and announcement (made before the CAS) visible to the loads below.
+        let mut limit = self.reserve.load(Acquire);
         let bits = usize::BITS as usize;
         for (wi, word) in self.writer_bits.iter().enumerate() {
-            // ORDERING: SeqCst; a slot claimed before a CAS we saw is seen as claimed.
-            let mut set = word.load(SeqCst);
+            // ORDERING: Acquire; a slot claimed before a CAS we saw is seen as claimed (the
+            // claim happens-before the CAS, which happens-before our load of `reserve`).
+            let mut set = word.load(Acquire);
             while set != 0 {
                 let i = wi * bits + set.trailing_zeros() as usize;
                 set &= set - 1;
-                // ORDERING: SeqCst; pairs with the SeqCst stores in `try_reserve`/`set_idle`.
-                let v = self.writers[i].open.load(SeqCst);
+                // ORDERING: Acquire; pairs with the Release store of IDLE in `set_idle`, so the
+                // headers of a finished record are visible before we read them.
+                let v = self.writers[i].open.load(Acquire);
                 // An announcement below `from` is stale: its CAS cannot succeed any more.
                 if v != IDLE && !pos_lt(v, from) && pos_lt(v, limit) {
                     limit = v;
@@ -694,8 +696,10 @@ impl Shared {
                 self.wake_readers();
                 self.wake_writers();
             }
-            // ORDERING: SeqCst; see `set_idle`.
+            // ORDERING: SeqCst; the baton changes hands in one total order (with the CASes).
             self.baton.store(mark.pos, SeqCst);
+            // Dekker with `baton_check`: park, fence, then re-scan the slots.
+            fence(SeqCst);
             if self.unfinished_from(mark.pos) == mark.pos {
                 return;
             }
@@ -769,7 +773,11 @@ impl Shared {
 
     /// Registers a reader starting at the oldest guaranteed-intact frame (`from_tail == false`)
     /// or at the published end.
-    pub(crate) fn join_reader(&self, strong: bool, from_tail: bool) -> Result<(usize, Mark), ChannelError> {
+    pub(crate) fn join_reader(
+        &self,
+        strong: bool,
+        from_tail: bool,
+    ) -> Result<(usize, Mark), ChannelError> {
         if self.is_terminated() {
             return Err(ChannelError::Terminated);
         }

@@ -164,7 +164,11 @@ impl WriterCore {
         g.commit()
     }
 
-    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, ChannelError>> {
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, ChannelError>> {
         if buf.is_empty() {
             return Poll::Ready(if self.terminated {
                 Err(ChannelError::Terminated)
@@ -189,7 +193,9 @@ impl WriterCore {
             };
         }
         let n = buf.len().min(self.shared.max_frame_len());
-        Ok(self.try_reserve(n)?.map(|res| self.write_now(res, &buf[..n])))
+        Ok(self
+            .try_reserve(n)?
+            .map(|res| self.write_now(res, &buf[..n])))
     }
 
     fn terminate(&mut self) {
@@ -346,7 +352,10 @@ macro_rules! writer_api {
             /// # Errors
             /// [`ChannelError::FrameTooLarge`], [`ChannelError::Full`] (`Drop`: the frame is
             /// refused and counted), [`ChannelError::Draining`], [`ChannelError::Terminated`].
-            pub fn try_reserve(&mut self, len: usize) -> Result<Option<WriteGrant<'_>>, ChannelError> {
+            pub fn try_reserve(
+                &mut self,
+                len: usize,
+            ) -> Result<Option<WriteGrant<'_>>, ChannelError> {
                 Ok(self.core.try_reserve(len)?.map(|res| self.core.grant(res)))
             }
 
@@ -546,7 +555,11 @@ impl Writer {
     ///
     /// # Errors
     /// As [`StrongWriter::try_reserve`].
-    pub fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, ChannelError>> {
+    pub fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, ChannelError>> {
         self.core().poll_write(cx, buf)
     }
 

@@ -1,0 +1,216 @@
+//! Seeded multi-threaded stress with self-checking frames.
+//!
+//! `BYTECAST_STRESS_SECONDS` (default 1) sets how long each scenario runs; `BYTECAST_SEED` picks
+//! the seed (printed on failure). Strong readers must see every frame of every writer in order,
+//! whole; weak readers must never see a torn frame, and their delivered plus lost frames must
+//! add up. Under Miri the scenarios run a few hundred frames (and Miri's race detector checks the
+//! weak reader's copies).
+
+use bytecast::{Backpressure, Channel, ChannelError, Config};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn seed() -> u64 {
+    std::env::var("BYTECAST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed)
+}
+
+fn budget() -> Duration {
+    let secs = std::env::var("BYTECAST_STRESS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(1.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// xorshift64*: small, seeded, good enough to vary lengths.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+fn fnv(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// writer u16 | seq u64 | body | fnv u32
+fn encode(writer: u16, seq: u64, len: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&writer.to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend((0..len).map(|i| (seq as usize).wrapping_mul(31).wrapping_add(i) as u8));
+    let sum = fnv(out);
+    out.extend_from_slice(&sum.to_le_bytes());
+}
+
+fn decode(f: &[u8]) -> Option<(u16, u64)> {
+    let (body, sum) = f.split_at(f.len().checked_sub(4)?);
+    if body.len() < 10 || fnv(body) != u32::from_le_bytes(sum.try_into().ok()?) {
+        return None;
+    }
+    Some((
+        u16::from_le_bytes(body[..2].try_into().ok()?),
+        u64::from_le_bytes(body[2..10].try_into().ok()?),
+    ))
+}
+
+struct Outcome {
+    written: Vec<u64>,
+    strong: Vec<Vec<u64>>,
+    weak: Vec<(u64, u64)>,
+}
+
+fn run(capacity: usize, writers: usize, strong: usize, weak: usize, weak_writers: bool) -> Outcome {
+    let seed = seed();
+    let max_frames: u64 = if cfg!(miri) { 60 } else { u64::MAX };
+    let chan = Channel::try_with_config(Config::new(capacity).backpressure(Backpressure::Park))
+        .expect("channel");
+    let max_len = chan.max_frame_len().min(300) - 14;
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + budget();
+
+    let strong_threads: Vec<_> = (0..strong)
+        .map(|_| {
+            let mut r = chan.new_strong_reader();
+            std::thread::spawn(move || {
+                let mut next_seq = vec![0u64; writers];
+                loop {
+                    match r.blocking_read_frame(1 << 16) {
+                        Ok((_, f)) => {
+                            let (w, s) = decode(&f).expect("strong reader: torn frame");
+                            assert_eq!(
+                                s, next_seq[w as usize],
+                                "strong reader: loss or reorder (seed {seed})"
+                            );
+                            next_seq[w as usize] += 1;
+                        }
+                        Err(ChannelError::EndOfStream) => return next_seq,
+                        Err(e) => panic!("strong reader: {e} (seed {seed})"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let weak_threads: Vec<_> = (0..weak)
+        .map(|_| {
+            let mut r = chan.new_weak_reader();
+            std::thread::spawn(move || {
+                let mut delivered = 0u64;
+                loop {
+                    match r.blocking_read_frame(1 << 16) {
+                        Ok((_, f)) => {
+                            decode(&f).expect("weak reader delivered a torn frame");
+                            delivered += 1;
+                        }
+                        Err(ChannelError::ReaderBehind(_)) => {}
+                        Err(ChannelError::EndOfStream) => return (delivered, r.lost_frames()),
+                        Err(e) => panic!("weak reader: {e} (seed {seed})"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let writer_threads: Vec<_> = (0..writers)
+        .map(|i| {
+            let chan = chan.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut rng = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let mut buf = Vec::new();
+                let mut seq = 0u64;
+                let mut strong_w = (!weak_writers).then(|| chan.new_strong_writer());
+                let mut weak_w = weak_writers.then(|| chan.new_weak_writer());
+                while seq < max_frames && !stop.load(Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    let len = (next(&mut rng) as usize) % max_len;
+                    encode(i as u16, seq, len, &mut buf);
+                    if next(&mut rng) % 7 == 0 {
+                        // An aborted grant now and then: readers must skip it.
+                        let g = match (&mut strong_w, &mut weak_w) {
+                            (Some(w), _) => bytecast::blocking::block_on(w.reserve(len + 1)),
+                            (_, Some(w)) => bytecast::blocking::block_on(w.reserve(len + 1)),
+                            _ => unreachable!(),
+                        };
+                        let mut g = g.expect("reserve");
+                        g.put(&buf[..len.min(buf.len())]);
+                        g.abort();
+                    }
+                    let n = match (&mut strong_w, &mut weak_w) {
+                        (Some(w), _) => w.blocking_write(&buf),
+                        (_, Some(w)) => w.blocking_write(&buf),
+                        _ => unreachable!(),
+                    }
+                    .expect("write");
+                    assert_eq!(n, buf.len());
+                    seq += 1;
+                }
+                seq
+            })
+        })
+        .collect();
+    let written: Vec<u64> = writer_threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    chan.drain().unwrap();
+    Outcome {
+        written,
+        strong: strong_threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect(),
+        weak: weak_threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect(),
+    }
+}
+
+fn check(o: &Outcome) {
+    let total: u64 = o.written.iter().sum();
+    assert!(total > 0, "no frame written");
+    for seen in &o.strong {
+        assert_eq!(
+            seen,
+            &o.written,
+            "strong reader lost frames (seed {})",
+            seed()
+        );
+    }
+    for &(delivered, lost) in &o.weak {
+        assert_eq!(
+            delivered + lost,
+            total,
+            "weak reader's losses do not add up (seed {})",
+            seed()
+        );
+    }
+}
+
+#[test]
+fn one_writer_one_strong_reader_small_ring() {
+    check(&run(128, 1, 1, 0, false));
+}
+
+#[test]
+fn four_writers_one_strong_one_weak_reader() {
+    check(&run(1024, 4, 1, 1, false));
+}
+
+#[test]
+fn four_weak_writers_two_strong_readers() {
+    check(&run(512, 4, 2, 0, true));
+}
+
+#[test]
+fn two_writers_weak_readers_only_never_torn() {
+    check(&run(256, 2, 0, 2, false));
+}
