@@ -94,13 +94,11 @@ impl ReaderCore {
                 };
             }
             let raw = self.shared.ring.load_u64(self.shared.index(self.mark.pos));
-            let header = if self.strong {
-                Header::decode(raw)
-            } else if self.shared.intact_since(self.mark.pos) {
-                Header::decode(raw)
-            } else {
+            // A weak reader validates the header it just read before trusting it.
+            if !self.strong && !self.shared.intact_since(self.mark.pos) {
                 return Err(self.lapped());
-            };
+            }
+            let header = Header::decode(raw);
             let h = header.expect("a published record has a valid header");
             match h.kind {
                 Kind::Data => {
@@ -499,6 +497,10 @@ impl StrongReader {
     ///
     /// # Errors
     /// As [`try_borrow_frame`](Self::try_borrow_frame).
+    ///
+    /// # Panics
+    /// Never in practice: only this reader moves its cursor, so a frame found ready is still
+    /// there when it is borrowed (an internal invariant, checked).
     ///
     /// # Cancel safety
     /// Cancel safe.

@@ -132,12 +132,12 @@ impl Ring {
             idx <= self.capacity() && len <= self.capacity() - idx,
             "ring range out of bounds"
         );
-        let base = self.words.as_ptr().cast::<u8>();
+        let base = self.words.as_ptr().cast::<u8>().wrapping_add(idx);
         // SAFETY: RING-EXCL: the range is inside the allocation (asserted above) and lies in a
         // published frame that a strong reader holds, so no thread writes it while the borrow
         // lives; `AtomicUsize` has the same layout as `usize`, all bit patterns are valid bytes,
         // and concurrent atomic *loads* by weak readers are reads, which do not race.
-        unsafe { core::slice::from_raw_parts(base.add(idx), len) }
+        unsafe { core::slice::from_raw_parts(base, len) }
     }
 }
 

@@ -559,6 +559,7 @@ impl Shared {
         // Fence-based seqlock, writer side: the CAS above is ordered before every store into
         // the reserved bytes, so a weak reader that reads any of them and then fences with
         // Acquire sees the new `reserve` and discards its copy.
+        // ORDERING: Release fence; pairs with the Acquire fence in `intact_since`.
         fence(Release);
         let res = Reservation {
             start: r,
@@ -872,6 +873,7 @@ impl Shared {
     /// Fence-based seqlock, reader side: after copying bytes of `[pos, ...)` with atomic loads,
     /// `true` if no writer can have overwritten them (nothing was reserved past `pos + cap`).
     pub(crate) fn intact_since(&self, pos: usize) -> bool {
+        // ORDERING: Acquire fence; pairs with the Release fence after the CAS in `try_reserve`.
         fence(Acquire);
         // ORDERING: Relaxed; ordered after the copy by the Acquire fence above, which pairs with
         // the Release fence after the reservation CAS in `try_reserve`.
@@ -889,12 +891,13 @@ impl Shared {
 
     pub(crate) fn counts(&self) -> [usize; 5] {
         // ORDERING: Relaxed (all five); statistics, each value exact on its own.
+        let load = |c: &AtomicUsize| c.load(Relaxed);
         [
-            self.strong_writers.load(Relaxed),
-            self.weak_writers.load(Relaxed),
-            self.strong_readers.load(Relaxed),
-            self.weak_readers.load(Relaxed),
-            self.dropped_frames.load(Relaxed),
+            load(&self.strong_writers),
+            load(&self.weak_writers),
+            load(&self.strong_readers),
+            load(&self.weak_readers),
+            load(&self.dropped_frames),
         ]
     }
 
