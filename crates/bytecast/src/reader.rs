@@ -493,6 +493,54 @@ impl StrongReader {
         }))
     }
 
+    /// `AsyncBufRead::poll_fill_buf` for a strong reader: the unread rest of the current frame,
+    /// borrowed straight from the ring (no copy); an empty slice at end of stream. Pair it with
+    /// [`consume`](Self::consume).
+    ///
+    /// # Errors
+    /// [`ChannelError::Terminated`].
+    #[cfg(not(loom))]
+    pub fn poll_fill_buf(&mut self, cx: &mut Context<'_>) -> Poll<Result<&[u8], ChannelError>> {
+        match self.poll_frame_ready(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(ChannelError::EndOfStream)) => Poll::Ready(Ok(&[])),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => Poll::Ready(self.fill_buf_now()),
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn fill_buf_now(&mut self) -> Result<&[u8], ChannelError> {
+        let c = &mut self.core;
+        let head = c
+            .head()?
+            .expect("a frame was ready and only this reader moves its cursor");
+        let idx = c.shared.index(c.mark.pos) + HEADER + c.offset;
+        Ok(c.shared.ring.bytes(idx, head.len - c.offset))
+    }
+
+    /// `AsyncBufRead::consume`: marks `n` bytes of what [`poll_fill_buf`](Self::poll_fill_buf)
+    /// returned as read; at the end of a frame the frame is released to writers.
+    ///
+    /// # Panics
+    /// If `n` is more than the bytes `poll_fill_buf` returned.
+    pub fn consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let c = &mut self.core;
+        let head = c
+            .head()
+            .ok()
+            .flatten()
+            .expect("consume() without a frame from poll_fill_buf");
+        assert!(
+            n <= head.len - c.offset,
+            "consume({n}) past the end of the buffer"
+        );
+        c.consumed(head, n);
+    }
+
     /// Waits for and lends the next frame (see [`try_borrow_frame`](Self::try_borrow_frame)).
     ///
     /// # Errors
