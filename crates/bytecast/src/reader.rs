@@ -96,7 +96,10 @@ impl ReaderCore {
             let raw = self.shared.ring.load_u64(self.shared.index(self.mark.pos));
             // A weak reader validates the header it just read before trusting it.
             if !self.strong && !self.shared.intact_since(self.mark.pos) {
-                return Err(self.lapped());
+                match self.lapped() {
+                    Some(loss) => return Err(loss),
+                    None => continue, // only padding or aborted records were overwritten
+                }
             }
             let header = Header::decode(raw);
             let h = header.expect("a published record has a valid header");
@@ -128,9 +131,11 @@ impl ReaderCore {
         }
     }
 
-    /// A weak reader was lapped: jump to the gate (oldest intact frame) and report the loss.
-    fn lapped(&mut self) -> ChannelError {
-        let gate = self.shared.gate_mark();
+    /// A weak reader was lapped: jump to the oldest intact frame boundary with known counts
+    /// and report the loss.
+    /// `None` if nothing readable was lost (only padding or aborted records were passed).
+    fn lapped(&mut self) -> Option<ChannelError> {
+        let gate = self.shared.resume_mark(self.mark.pos);
         let frames = gate.frames.wrapping_sub(self.mark.frames);
         let bytes = gate
             .payload
@@ -140,9 +145,12 @@ impl ReaderCore {
         self.offset = 0;
         self.lost_bytes += bytes as u64;
         self.lost_frames += frames as u64;
-        self.shared.note_loss(self.slot, bytes, frames);
         self.shared.note_position(self.slot, self.mark);
-        ChannelError::ReaderBehind(bytes as u64)
+        if frames == 0 {
+            return None;
+        }
+        self.shared.note_loss(self.slot, bytes, frames);
+        Some(ChannelError::ReaderBehind(bytes as u64))
     }
 
     /// Copies `dst.len()` bytes of the current frame from `self.offset`; for a weak reader,
@@ -157,7 +165,8 @@ impl ReaderCore {
             if self.shared.intact_since(self.mark.pos) {
                 Ok(())
             } else {
-                Err(self.lapped())
+                // The frame being copied is among the lost, so a loss is always reported.
+                Err(self.lapped().unwrap_or(ChannelError::ReaderBehind(0)))
             }
         }
     }

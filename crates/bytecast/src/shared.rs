@@ -209,7 +209,13 @@ pub(crate) struct Shared {
     /// Weak writers waiting for a free writer slot (rare path; may lock).
     slot_waiters: SpinMutex<Vec<Waker>>,
     slot_waiter_count: AtomicUsize,
+    /// The first record start published in each of [`HISTORY`] segments of the ring, with its
+    /// counts: where a lapped weak reader can resume close to the oldest intact frame.
+    history: Box<[MarkCell]>,
 }
+
+/// Segments of the ring that keep a resume mark for lapped weak readers.
+const HISTORY: usize = 16;
 
 /// RAII guard of the gate lock (joins, leaves and gate refreshes).
 struct GateGuard<'a>(&'a AtomicBool);
@@ -271,6 +277,16 @@ impl Shared {
             dropped_frames: AtomicUsize::new(0),
             slot_waiters: SpinMutex::default(),
             slot_waiter_count: AtomicUsize::new(0),
+            history: (0..HISTORY)
+                .map(|_| {
+                    let cell = MarkCell::default();
+                    cell.write(Mark {
+                        pos: usize::MAX,
+                        ..Mark::default()
+                    });
+                    cell
+                })
+                .collect(),
         })
     }
 
@@ -535,7 +551,11 @@ impl Shared {
             let placement = Placement::at(self.index(r), len, self.capacity);
             let end = r.wrapping_add(placement.total());
             if pos_lt(self.gate.pos().wrapping_add(self.capacity), end)
-                && pos_lt(self.refresh_gate().wrapping_add(self.capacity), end)
+                && pos_lt(
+                    self.refresh_gate(end.wrapping_sub(self.capacity))
+                        .wrapping_add(self.capacity),
+                    end,
+                )
             {
                 if let Some(was) = announced {
                     self.set_idle(slot, was);
@@ -684,6 +704,7 @@ impl Shared {
             let limit = self.unfinished_from(mark.pos);
             let start = mark.pos;
             while pos_lt(mark.pos, limit) {
+                self.note_history(mark);
                 let raw = self.ring.load_u64(self.index(mark.pos));
                 let h = Header::decode(raw).expect("finished record has a valid header");
                 if h.kind == Kind::Data {
@@ -732,13 +753,12 @@ impl Shared {
         }
     }
 
-    /// Recomputes the gate from `published` and the strong readers; returns its position.
-    pub(crate) fn refresh_gate(&self) -> usize {
+    /// Moves the gate forward so that a writer can reserve up to `need + capacity`, if the
+    /// strong readers and `published` allow, but no further than the oldest record boundary
+    /// that suffices (a history mark), so that new readers and lapped weak readers keep as much
+    /// intact history as possible. Returns the gate's position.
+    pub(crate) fn refresh_gate(&self, need: usize) -> usize {
         let _guard = self.lock_gate();
-        self.refresh_gate_locked()
-    }
-
-    fn refresh_gate_locked(&self) -> usize {
         let mut best = self.published.read();
         for r in self.readers.iter() {
             // ORDERING: Relaxed; membership only changes under the gate lock, which we hold.
@@ -747,6 +767,12 @@ impl Shared {
                 if pos_lt(m.pos, best.pos) {
                     best = m;
                 }
+            }
+        }
+        for cell in self.history.iter() {
+            let m = cell.read();
+            if m.pos != usize::MAX && !pos_lt(m.pos, need) && pos_lt(m.pos, best.pos) {
+                best = m;
             }
         }
         let cur = self.gate.read();
@@ -758,9 +784,38 @@ impl Shared {
         }
     }
 
-    /// The gate with its counts: the oldest position guaranteed intact.
-    pub(crate) fn gate_mark(&self) -> Mark {
-        self.gate.read()
+    /// Records `mark` (a record start being published) if it is the first record starting in
+    /// its history segment. Baton holder only (SEQ-ONE-WRITER for the history cells).
+    fn note_history(&self, mark: Mark) {
+        let seg_size = self.capacity / HISTORY;
+        let cell = &self.history[(mark.pos / seg_size) % HISTORY];
+        // A record starts in a new segment when the previous record start recorded in this cell
+        // belongs to an older lap or an earlier segment.
+        let seg_start = mark.pos - mark.pos % seg_size;
+        if pos_lt(cell.pos(), seg_start) || cell.pos() == usize::MAX {
+            cell.write(mark);
+        }
+    }
+
+    /// Where a lapped weak reader at `from` resumes: the oldest record boundary with known
+    /// counts that is still intact and published: the oldest history mark at or after
+    /// `reserve - capacity`, or the gate (always intact). The caller re-validates as it reads.
+    pub(crate) fn resume_mark(&self, from: usize) -> Mark {
+        // ORDERING: Acquire; the reservation bound to compare history marks with.
+        let oldest = self.reserve.load(Acquire).wrapping_sub(self.capacity);
+        let mut best = self.gate.read();
+        let published = self.published.pos();
+        for cell in self.history.iter() {
+            let m = cell.read();
+            let usable = m.pos != usize::MAX
+                && !pos_lt(m.pos, oldest)
+                && pos_lt(from, m.pos)
+                && !pos_lt(published, m.pos);
+            if usable && pos_lt(m.pos, best.pos) {
+                best = m;
+            }
+        }
+        best
     }
 
     /// In-use bytes: reserved but not yet released by every strong reader.
@@ -799,6 +854,7 @@ impl Shared {
         let start = if from_tail {
             self.published.read()
         } else {
+            // One rule for both kinds: the gate, the oldest frame the channel guarantees.
             self.gate.read()
         };
         let slot = &self.readers[i];

@@ -71,6 +71,10 @@ impl WriterCore {
         if len > max {
             return Err(ChannelError::FrameTooLarge { len, max });
         }
+        if let Some(e) = self.shared.write_refusal() {
+            // Before any slot or space check: a closed channel says so, never "full".
+            return Err(e);
+        }
         let slot = match self.slot {
             Some(s) => s,
             None => match self.shared.claim_writer_slot(self.last_slot) {
