@@ -387,6 +387,24 @@ impl Shared {
         }
     }
 
+    /// Wakes sleeping readers and writers; the caller has just issued a SeqCst fence after
+    /// publishing (one fence for both Dekker pairs).
+    fn wake_sleepers_after_fence(&self) {
+        // ORDERING: Relaxed (both); ordered after the caller's publication by its SeqCst fence,
+        // which pairs with the fences in `sleep_reader` and `sleep_writer`.
+        if self.reader_sleepers.load(Relaxed) > 0 {
+            for r in self.readers.iter() {
+                r.waker.wake();
+            }
+        }
+        // ORDERING: Relaxed; as above.
+        if self.writer_sleepers.load(Relaxed) > 0 {
+            for w in self.writers.iter() {
+                w.waker.wake();
+            }
+        }
+    }
+
     /// Wakes readers if any sleeps. Call after publishing what they wait for.
     pub(crate) fn wake_readers(&self) {
         fence(SeqCst);
@@ -715,11 +733,13 @@ impl Shared {
             }
             if mark.pos != start {
                 self.published.write(mark);
-                self.wake_readers();
-                self.wake_writers();
+                // Readers wait for `published`; writers too, since it bounds the gate.
+                fence(SeqCst);
+                self.wake_sleepers_after_fence();
             }
-            // ORDERING: SeqCst; the baton changes hands in one total order (with the CASes).
-            self.baton.store(mark.pos, SeqCst);
+            // ORDERING: Release; parks the baton; the CASes that take it are SeqCst RMWs and
+            // read this store; the Dekker with `baton_check` goes through the fence below.
+            self.baton.store(mark.pos, Release);
             // Dekker with `baton_check`: park, fence, then re-scan the slots.
             fence(SeqCst);
             if self.unfinished_from(mark.pos) == mark.pos {
