@@ -531,13 +531,16 @@ impl StrongReader {
     /// `AsyncBufRead::consume`: marks `n` bytes of what [`poll_fill_buf`](Self::poll_fill_buf)
     /// returned as read; at the end of a frame the frame is released to writers.
     ///
+    /// Once the reader or the channel is terminated, `consume` does nothing (the next
+    /// `poll_fill_buf` reports the termination).
+    ///
     /// # Panics
-    /// If `n` is more than the bytes `poll_fill_buf` returned.
+    /// If `n` is more than the bytes `poll_fill_buf` returned, or there was no such buffer.
     pub fn consume(&mut self, n: usize) {
-        if n == 0 {
+        let c = &mut self.core;
+        if n == 0 || c.terminated || c.shared.is_terminated() {
             return;
         }
-        let c = &mut self.core;
         let head = c
             .head()
             .ok()
