@@ -1,8 +1,9 @@
 //! `cargo xtask examples` and `cargo xtask demo [ARGS...]`.
 //!
 //! `examples` runs every example of every crate under `crates/` (each must finish on its own and
-//! exit 0); `demo` runs the `demo` example of `bytecast` in release mode with the given
-//! arguments.
+//! exit 0), then the demo once with plain output and a small fixed workload, so that CI checks
+//! its verdict (it exits non-zero when the verdict fails); `demo` runs the demo binary
+//! (`crates/bytecast-demo`) in release mode with the given arguments.
 
 use std::fs;
 
@@ -10,7 +11,15 @@ use anyhow::{bail, Result};
 
 use crate::cmd::{self, cargo, project_root, Tally};
 
-/// The `examples` step: every `crates/<crate>/examples/<name>.rs`, release mode.
+/// The demo's package (its binary has the same name).
+const DEMO: &str = "bytecast-demo";
+
+/// The demo's arguments in the `examples` step: plain lines, and a fixed number of frames
+/// rather than a time, so that it takes about a second.
+const DEMO_SMOKE_ARGS: &[&str] = &["--plain", "--frames-per-writer", "50000"];
+
+/// The `examples` step: every `crates/<crate>/examples/<name>.rs`, release mode, then the demo
+/// once with [`DEMO_SMOKE_ARGS`].
 pub(crate) fn run(_: &mut Tally) -> Result<()> {
     let mut failed = Vec::new();
     for (krate, example) in all_examples()? {
@@ -23,6 +32,15 @@ pub(crate) fn run(_: &mut Tally) -> Result<()> {
         if !ok {
             failed.push(format!("{krate}/{example}"));
         }
+    }
+    let ok = demo_command(DEMO_SMOKE_ARGS).is_ok();
+    println!(
+        "demo {}: {}",
+        DEMO_SMOKE_ARGS.join(" "),
+        if ok { "ok" } else { "FAILED" }
+    );
+    if !ok {
+        failed.push(format!("{DEMO} {}", DEMO_SMOKE_ARGS.join(" ")));
     }
     if failed.is_empty() {
         Ok(())
@@ -55,17 +73,14 @@ fn all_examples() -> Result<Vec<(String, String)>> {
 
 /// `demo [ARGS...]`: the demo with the given arguments.
 pub(crate) fn demo(args: &[String]) -> Result<()> {
+    demo_command(args)
+}
+
+/// `cargo run --release -p bytecast-demo -- ARGS`.
+fn demo_command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<()> {
     cmd::run(
         cargo()
-            .args([
-                "run",
-                "-p",
-                "bytecast",
-                "--example",
-                "demo",
-                "--release",
-                "--",
-            ])
+            .args(["run", "--release", "-p", DEMO, "--"])
             .args(args),
     )
 }

@@ -18,10 +18,13 @@
 //! - `cargo xtask loom`: `bytecast`'s `loom` tests with `--cfg loom`.
 //! - `cargo xtask stress-smoke`: the `stress` test for 5 seconds.
 //! - `cargo xtask doc`: `cargo doc --workspace --no-deps`, warnings denied.
-//! - `cargo xtask examples`: run the `demo` example.
+//! - `cargo xtask examples`: run every crate's examples, then the demo once
+//!   (`--plain`, small workload) so that its verdict is checked.
 //! - `cargo xtask lint`: `fmt`, `clippy` and `tidy`, with a summary.
 //! - `cargo xtask stress --seconds N`: the `stress` test for `N` seconds.
-//! - `cargo xtask demo [ARGS...]`: run the `demo` example with `ARGS`.
+//! - `cargo xtask demo [ARGS...]`: run the demo (`crates/bytecast-demo`,
+//!   release mode) with `ARGS`, e.g. `--writers 8 --seconds 10`; `--help`
+//!   lists them.
 //! - `cargo xtask help`: list the commands.
 //!
 //! Tools the commands need (rustup components, targets, the nightly
@@ -64,10 +67,16 @@ const COMMANDS: &[(&str, &str)] = &[
     ("loom", "bytecast loom model-checking tests"),
     ("stress-smoke", "the stress test for 5 seconds"),
     ("doc", "API docs, warnings denied"),
-    ("examples", "run the demo example"),
+    (
+        "examples",
+        "run every crate's examples, then the demo once (plain)",
+    ),
     ("lint", "fmt + clippy + tidy"),
     ("stress --seconds N", "the stress test for N seconds"),
-    ("demo [ARGS...]", "run the demo example with ARGS"),
+    (
+        "demo [ARGS...]",
+        "run the bytecast-demo binary (release) with ARGS; see demo --help",
+    ),
     ("help", "print this help"),
 ];
 
