@@ -180,7 +180,11 @@ impl ReaderCore {
 
     fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
         if buf.is_empty() {
-            return Ok(Some(0));
+            return if self.terminated || self.shared.is_terminated() {
+                Err(ChannelError::Terminated)
+            } else {
+                Ok(Some(0))
+            };
         }
         let head = match self.head() {
             Ok(Some(h)) => h,

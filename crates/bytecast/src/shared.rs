@@ -212,10 +212,12 @@ pub(crate) struct Shared {
     /// The first record start published in each of [`HISTORY`] segments of the ring, with its
     /// counts: where a lapped weak reader can resume close to the oldest intact frame.
     history: Box<[MarkCell]>,
+    /// One past the highest reader slot ever used (scans stop there); under the gate lock.
+    reader_hwm: AtomicUsize,
 }
 
 /// Segments of the ring that keep a resume mark for lapped weak readers.
-const HISTORY: usize = 16;
+const HISTORY: usize = 64;
 
 /// RAII guard of the gate lock (joins, leaves and gate refreshes).
 struct GateGuard<'a>(&'a AtomicBool);
@@ -287,6 +289,7 @@ impl Shared {
                     cell
                 })
                 .collect(),
+            reader_hwm: AtomicUsize::new(0),
         })
     }
 
@@ -376,12 +379,8 @@ impl Shared {
     // Wake-ups.
 
     fn wake_all(&self) {
-        for w in self.writers.iter() {
-            w.waker.wake();
-        }
-        for w in self.slot_waiters.with(core::mem::take) {
-            w.wake();
-        }
+        fence(SeqCst);
+        self.wake_all_writers();
         for r in self.readers.iter() {
             r.waker.wake();
         }
@@ -399,9 +398,7 @@ impl Shared {
         }
         // ORDERING: Relaxed; as above.
         if self.writer_sleepers.load(Relaxed) > 0 {
-            for w in self.writers.iter() {
-                w.waker.wake();
-            }
+            self.wake_all_writers();
         }
     }
 
@@ -422,9 +419,7 @@ impl Shared {
         fence(SeqCst);
         // ORDERING: Relaxed; the SeqCst fence above pairs with the one in `sleep_writer`.
         if self.writer_sleepers.load(Relaxed) > 0 {
-            for w in self.writers.iter() {
-                w.waker.wake();
-            }
+            self.wake_all_writers();
         }
     }
 
@@ -500,8 +495,27 @@ impl Shared {
         // ORDERING: Release; the slot is IDLE before it is handed to the next owner.
         self.writer_bits[i / bits].fetch_and(!(1 << (i % bits)), Release);
         self.wake_writers();
-        // The SeqCst fence in `wake_writers` also orders the bit clear before this check.
-        // ORDERING: Relaxed; Dekker with `wait_for_slot` through the SeqCst fences.
+    }
+
+    /// Registers `waker` to be woken when a writer slot is freed, then fences so the caller's
+    /// re-try of `claim_writer_slot` cannot miss a release.
+    pub(crate) fn wait_for_slot(&self, waker: &Waker) {
+        self.slot_waiters.with(|v| {
+            if !v.iter().any(|w| w.will_wake(waker)) {
+                v.push(waker.clone());
+            }
+            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence that the
+            // caller issues next (`sleep_writer`).
+            self.slot_waiter_count.store(v.len(), Relaxed);
+        });
+    }
+
+    /// Wakes every writer waiting on a slot's waker or on the slot-waiter list.
+    fn wake_all_writers(&self) {
+        for w in self.writers.iter() {
+            w.waker.wake();
+        }
+        // ORDERING: Relaxed; the callers fenced (SeqCst) after publishing what writers wait for.
         if self.slot_waiter_count.load(Relaxed) > 0 {
             let waiting = self.slot_waiters.with(|v| {
                 // ORDERING: Relaxed; written under the lock.
@@ -512,19 +526,6 @@ impl Shared {
                 w.wake();
             }
         }
-    }
-
-    /// Registers `waker` to be woken when a writer slot is freed, then fences so the caller's
-    /// re-try of `claim_writer_slot` cannot miss a release.
-    pub(crate) fn wait_for_slot(&self, waker: &Waker) {
-        self.slot_waiters.with(|v| {
-            if !v.iter().any(|w| w.will_wake(waker)) {
-                v.push(waker.clone());
-            }
-            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
-            self.slot_waiter_count.store(v.len(), Relaxed);
-        });
-        fence(SeqCst);
     }
 
     pub(crate) fn add_writer(&self, strong: bool) {
@@ -779,8 +780,22 @@ impl Shared {
     /// intact history as possible. Returns the gate's position.
     pub(crate) fn refresh_gate(&self, need: usize) -> usize {
         let _guard = self.lock_gate();
+        let cur = self.gate.read();
+        let limit = self.gate_limit_locked();
+        if pos_lt(limit.pos, need) || !pos_lt(cur.pos, need) {
+            // Not enough for this writer even at the limit (it will wait or be refused), or
+            // already enough: the gate stays, keeping history for new and lapped readers.
+            return cur.pos;
+        }
+        let next = self.history_mark_at_or_after(need, limit);
+        self.gate.write(next);
+        next.pos
+    }
+
+    /// `min(published, every strong reader)`, with counts. Gate lock held.
+    fn gate_limit_locked(&self) -> Mark {
         let mut best = self.published.read();
-        for r in self.readers.iter() {
+        for r in &self.readers[..self.reader_hwm()] {
             // ORDERING: Relaxed; membership only changes under the gate lock, which we hold.
             if r.kind.load(Relaxed) == SLOT_STRONG {
                 let m = r.mark.read();
@@ -789,19 +804,30 @@ impl Shared {
                 }
             }
         }
-        for cell in self.history.iter() {
-            let m = cell.read();
-            if m.pos != usize::MAX && !pos_lt(m.pos, need) && pos_lt(m.pos, best.pos) {
-                best = m;
+        best
+    }
+
+    /// The first recorded record start in `[need, limit.pos]`, or `limit`. Probes the history
+    /// cells from the segment of `need` on, so it usually reads one or two cells.
+    fn history_mark_at_or_after(&self, need: usize, limit: Mark) -> Mark {
+        let seg_size = self.capacity / HISTORY;
+        let first = need / seg_size;
+        for k in 0..HISTORY {
+            let m = self.history[(first + k) % HISTORY].read();
+            if m.pos != usize::MAX && !pos_lt(m.pos, need) && pos_lt(m.pos, limit.pos) {
+                return m;
+            }
+            let seg_end = (first + k + 1).wrapping_mul(seg_size);
+            if !pos_lt(seg_end, limit.pos) {
+                break;
             }
         }
-        let cur = self.gate.read();
-        if pos_lt(cur.pos, best.pos) {
-            self.gate.write(best);
-            best.pos
-        } else {
-            cur.pos
-        }
+        limit
+    }
+
+    fn reader_hwm(&self) -> usize {
+        // ORDERING: Relaxed; written under the gate lock, read under it.
+        self.reader_hwm.load(Relaxed)
     }
 
     /// Records `mark` (a record start being published) if it is the first record starting in
@@ -840,8 +866,10 @@ impl Shared {
 
     /// In-use bytes: reserved but not yet released by every strong reader.
     pub(crate) fn in_use(&self) -> usize {
+        let _guard = self.lock_gate();
+        let limit = self.gate_limit_locked();
         // ORDERING: Relaxed; statistics.
-        self.reserve.load(Relaxed).wrapping_sub(self.gate.pos())
+        self.reserve.load(Relaxed).wrapping_sub(limit.pos)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -885,6 +913,10 @@ impl Shared {
         slot.lost_frames.store(0, Relaxed);
         // ORDERING: Relaxed; read only under the gate lock (and by statistics).
         slot.kind.store(kind, Relaxed);
+        if i >= self.reader_hwm() {
+            // ORDERING: Relaxed; under the gate lock.
+            self.reader_hwm.store(i + 1, Relaxed);
+        }
         let count = if strong {
             &self.strong_readers
         } else {
@@ -978,9 +1010,9 @@ impl Shared {
     }
 
     pub(crate) fn reader_stats(&self) -> Vec<ReaderStats> {
-        let published = self.published.pos();
         let _guard = self.lock_gate();
-        self.readers
+        let published = self.published.pos();
+        self.readers[..self.reader_hwm()]
             .iter()
             .enumerate()
             .filter_map(|(id, r)| {
@@ -989,7 +1021,8 @@ impl Shared {
                 (kind != SLOT_FREE).then(|| ReaderStats {
                     id,
                     strong: kind == SLOT_STRONG,
-                    lag: published.wrapping_sub(r.mark.read().pos) as u64,
+                    // A reader may move past `published` as read here: no negative lag.
+                    lag: (published.wrapping_sub(r.mark.read().pos) as isize).max(0) as u64,
                     // ORDERING: Relaxed; statistics.
                     lost_bytes: r.lost_bytes.load(Relaxed) as u64,
                     // ORDERING: Relaxed; statistics.

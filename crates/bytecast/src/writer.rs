@@ -94,9 +94,8 @@ impl WriterCore {
 
     fn no_room(&mut self, why: NoRoom) -> Result<Option<Reservation>, ChannelError> {
         let drop_mode = self.shared.backpressure == Backpressure::Drop;
-        if !self.strong && (drop_mode || matches!(why, NoRoom::Closed(_))) {
-            self.release_weak_slot();
-        }
+        // A weak writer holds nothing while it is not writing a frame, waiting included.
+        self.release_weak_slot();
         match why {
             NoRoom::Closed(e) => Err(e),
             NoRoom::Full | NoRoom::NoSlot if drop_mode => {
@@ -108,6 +107,9 @@ impl WriterCore {
     }
 
     fn release_weak_slot(&mut self) {
+        if self.strong {
+            return;
+        }
         if let Some(s) = self.slot.take() {
             self.shared.release_writer_slot(s);
         }
@@ -122,13 +124,13 @@ impl WriterCore {
             self.shared.wake_writer_done(&mut self.sleeping);
             return Poll::Ready(r);
         }
+        // A strong writer waits on its slot's waker; a weak writer (which holds no slot while
+        // waiting) on the shared waiter list. Both count as sleeping writers.
         match self.slot {
-            Some(s) => {
-                self.shared.writers[s].waker.register(cx.waker());
-                self.shared.sleep_writer(&mut self.sleeping);
-            }
+            Some(s) => self.shared.writers[s].waker.register(cx.waker()),
             None => self.shared.wait_for_slot(cx.waker()),
         }
+        self.shared.sleep_writer(&mut self.sleeping);
         match self.try_reserve(len).transpose() {
             Some(r) => {
                 self.shared.wake_writer_done(&mut self.sleeping);
@@ -157,9 +159,7 @@ impl WriterCore {
             Some(n) if n > 0 => self.shared.finish(slot, res, Some(id), n),
             _ => self.shared.finish(slot, res, None, 0),
         }
-        if !self.strong {
-            self.release_weak_slot();
-        }
+        self.release_weak_slot();
     }
 
     fn write_now(&mut self, res: Reservation, buf: &[u8]) -> usize {
@@ -174,7 +174,7 @@ impl WriterCore {
         buf: &[u8],
     ) -> Poll<Result<usize, ChannelError>> {
         if buf.is_empty() {
-            return Poll::Ready(if self.terminated {
+            return Poll::Ready(if self.terminated || self.shared.is_terminated() {
                 Err(ChannelError::Terminated)
             } else {
                 Ok(0)
@@ -190,7 +190,7 @@ impl WriterCore {
 
     fn try_write(&mut self, buf: &[u8]) -> Result<Option<usize>, ChannelError> {
         if buf.is_empty() {
-            return if self.terminated {
+            return if self.terminated || self.shared.is_terminated() {
                 Err(ChannelError::Terminated)
             } else {
                 Ok(Some(0))
@@ -511,6 +511,9 @@ impl WeakWriter {
     /// [`ChannelError::TooManyWriters`] if no slot is free (the weak writer is given back),
     /// [`ChannelError::Terminated`].
     pub fn upgrade(self) -> Result<StrongWriter, (Self, ChannelError)> {
+        if self.core.terminated {
+            return Err((self, ChannelError::Terminated));
+        }
         match StrongWriter::new(self.core.shared.clone()) {
             Ok(s) => Ok(s),
             Err(e) => Err((self, e)),
