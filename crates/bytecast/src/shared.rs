@@ -65,6 +65,15 @@ pub(crate) struct MarkCell {
 }
 
 impl MarkCell {
+    fn new(m: Mark) -> Self {
+        Self {
+            seq: AtomicUsize::new(0),
+            pos: AtomicUsize::new(m.pos),
+            frames: AtomicUsize::new(m.frames),
+            payload: AtomicUsize::new(m.payload),
+        }
+    }
+
     fn write(&self, m: Mark) {
         // ORDERING: Relaxed; only this thread writes `seq` (SEQ-ONE-WRITER).
         let seq = self.seq.load(Relaxed);
@@ -217,7 +226,9 @@ pub(crate) struct Shared {
 }
 
 /// Segments of the ring that keep a resume mark for lapped weak readers.
-const HISTORY: usize = 64;
+///
+/// Loom models use 4, to keep the explored state space small.
+const HISTORY: usize = if cfg!(loom) { 4 } else { 64 };
 
 /// RAII guard of the gate lock (joins, leaves and gate refreshes).
 struct GateGuard<'a>(&'a AtomicBool);
@@ -281,12 +292,10 @@ impl Shared {
             slot_waiter_count: AtomicUsize::new(0),
             history: (0..HISTORY)
                 .map(|_| {
-                    let cell = MarkCell::default();
-                    cell.write(Mark {
+                    MarkCell::new(Mark {
                         pos: usize::MAX,
                         ..Mark::default()
-                    });
-                    cell
+                    })
                 })
                 .collect(),
             reader_hwm: AtomicUsize::new(0),
