@@ -68,7 +68,7 @@ impl Ring {
     pub(crate) fn store_word(&self, idx: usize, bytes: [u8; WORD]) {
         // ORDERING: Relaxed; the bytes are published by the writer's commit (slot store, SeqCst)
         // and the publisher's Release store of `published`; weak readers that race this store
-        // validate with the fence-based seqlock in `Shared::validate_weak`.
+        // validate with the fence-based seqlock in `Shared::intact_since`.
         self.word(idx).store(usize::from_ne_bytes(bytes), Relaxed);
     }
 

@@ -9,12 +9,14 @@
 //!   check and the CAS are one step, so a frame is accepted whole or not at all.
 //! - `published` is the end of the prefix of the log in which every record is finished
 //!   (committed, aborted or padding). Readers read below it and nowhere else. It is advanced in
-//!   reservation order by whoever holds the publication *baton*; a writer that finishes a record
-//!   takes the baton if it is parked at or before its record. The baton holder walks finished
-//!   records and keeps the cumulative frame and payload counts that make loss reports exact.
+//!   reservation order by whoever holds the publication *baton*; a writer whose slot moves off
+//!   an announcement takes the baton if it is parked exactly there. The baton holder walks
+//!   finished records and keeps the cumulative frame and payload counts that make loss reports
+//!   exact, and records a history mark (a record start with its counts) per ring segment.
 //! - `gate` is a cached lower bound of `min(published, every strong reader's position)`, with the
 //!   cumulative counts at that position. Writers never reserve past `gate + capacity`, so every
-//!   byte at or after `gate` is intact; a lapped weak reader resumes there.
+//!   byte at or after `gate` is intact; new readers start there, and a lapped weak reader resumes
+//!   at the oldest history mark still intact (or the gate).
 //! - Sleeping is a Dekker handshake: a task registers its waker, counts itself in a sleeper
 //!   counter, issues a `SeqCst` fence and checks its condition again; the side that makes
 //!   progress publishes, issues a `SeqCst` fence and wakes only if the counter is non-zero.
@@ -669,7 +671,7 @@ impl Shared {
         self.baton_check(was);
     }
 
-    /// After a writer slot moved off the announcement `was` (SeqCst store), runs the publisher
+    /// After a writer slot moved off the announcement `was`, runs the publisher
     /// if the baton is parked exactly there. Every announcement is eventually moved off (by a
     /// commit, an abort, giving up, or a new announcement), and the baton only parks on an
     /// announcement or on `reserve` (which the next reservation announces), so the baton is

@@ -653,14 +653,19 @@ fn f09_concurrent_weak_and_strong_writers_never_share_an_id() {
         let mut r = chan.new_strong_reader();
         let mut threads = Vec::new();
         let mut strong_ids = Vec::new();
+        // The strong writers stay alive until every frame is read: once a strong writer is
+        // dropped its id is free and a weak writer may rightly take it.
+        let all_read = std::sync::Arc::new(std::sync::Barrier::new(3));
         for t in 0..4u8 {
             if t < 2 {
                 let mut w = chan.new_strong_writer();
                 strong_ids.push(w.id().unwrap());
+                let all_read = all_read.clone();
                 threads.push(thread::spawn(move || {
                     for seq in 0..per {
                         w.blocking_write(&frame(t, seq, 30)).unwrap();
                     }
+                    all_read.wait();
                 }));
             } else {
                 let mut w = chan.new_weak_writer();
@@ -687,6 +692,7 @@ fn f09_concurrent_weak_and_strong_writers_never_share_an_id() {
                 assert!(id != 0, "id 0 is reserved");
             }
         }
+        all_read.wait();
         for t in threads {
             t.join().unwrap();
         }
