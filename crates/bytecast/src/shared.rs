@@ -664,6 +664,23 @@ impl Shared {
 
     /// Marks the writer slot idle after it announced `was`.
     fn set_idle(&self, slot: usize, was: usize) {
+        // Fast path: the baton is parked on this record (the usual case when this writer is
+        // next in line). Take it first, then mark the slot idle: as holder, this thread is the
+        // only one that scans the slots until it parks the baton again, and its own scan sees
+        // its own store. The CAS is a full barrier, so no fence is needed here.
+        // ORDERING: Relaxed; a hint only, the CAS decides.
+        if self.baton.load(Relaxed) == was
+            && self
+                .baton
+                // ORDERING: SeqCst; the baton changes hands in one total order.
+                .compare_exchange(was, HELD, SeqCst, Relaxed)
+                .is_ok()
+        {
+            // ORDERING: Release; publishes the headers to later holders' Acquire slot loads.
+            self.writers[slot].open.store(IDLE, Release);
+            self.run_publisher();
+            return;
+        }
         // ORDERING: Release; publishes the headers written before (pairs with the Acquire slot
         // loads in `unfinished_from`); the Dekker with the publisher goes through the SeqCst
         // fences in `baton_check` and `run_publisher`.
@@ -743,17 +760,20 @@ impl Shared {
                 }
                 mark.pos = mark.pos.wrapping_add(h.footprint());
             }
-            if mark.pos != start {
+            let advanced = mark.pos != start;
+            if advanced {
                 self.published.write(mark);
-                // Readers wait for `published`; writers too, since it bounds the gate.
-                fence(SeqCst);
-                self.wake_sleepers_after_fence();
             }
             // ORDERING: Release; parks the baton; the CASes that take it are SeqCst RMWs and
             // read this store; the Dekker with `baton_check` goes through the fence below.
             self.baton.store(mark.pos, Release);
-            // Dekker with `baton_check`: park, fence, then re-scan the slots.
+            // One fence for three Dekker pairs: sleeping readers (they wait for `published`),
+            // sleeping writers (`published` bounds the gate), and `baton_check` (park, fence,
+            // then re-scan the slots).
             fence(SeqCst);
+            if advanced {
+                self.wake_sleepers_after_fence();
+            }
             if self.unfinished_from(mark.pos) == mark.pos {
                 return;
             }
