@@ -25,6 +25,10 @@
 //! - `cargo xtask demo [ARGS...]`: run the demo (`crates/bytecast-demo`,
 //!   release mode) with `ARGS`, e.g. `--writers 8 --seconds 10`; `--help`
 //!   lists them.
+//! - `cargo xtask bench [ARGS...]`: bytecast against its peers
+//!   (`crates/bytecast-bench`, release mode); `--quick`, `--filter TEXT`,
+//!   `--selium`. A full run writes `docs/bench.md` and `docs/bench.svg`.
+//!   Not part of `test-all`.
 //! - `cargo xtask help`: list the commands.
 //!
 //! Tools the commands need (rustup components, targets, the nightly
@@ -32,6 +36,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod clippy;
 mod cmd;
 mod doc;
@@ -77,6 +82,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "demo [ARGS...]",
         "run the bytecast-demo binary (release) with ARGS; see demo --help",
     ),
+    (
+        "bench [ARGS...]",
+        "bytecast vs peers (release); --quick, --filter TEXT, --selium",
+    ),
     ("help", "print this help"),
 ];
 
@@ -117,6 +126,7 @@ fn dispatch(command: &str, args: &[String]) -> Result<()> {
         "miri" => miri::run(&mut Tally::default(), args),
         "stress" => stress::run(&mut Tally::default(), args),
         "demo" => examples::demo(args),
+        "bench" => bench::run(args),
         _ => {
             let run = command_without_args(command)
                 .ok_or_else(|| Usage(format!("unknown command `{command}`")))?;
@@ -175,7 +185,7 @@ mod tests {
     fn every_listed_command_is_known() {
         for (usage, _) in COMMANDS {
             let name = usage.split_whitespace().next().unwrap();
-            let takes_args = ["miri", "stress", "demo"].contains(&name);
+            let takes_args = ["miri", "stress", "demo", "bench"].contains(&name);
             assert!(takes_args || command_without_args(name).is_some(), "{name}");
         }
     }

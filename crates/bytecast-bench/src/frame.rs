@@ -1,0 +1,265 @@
+//! Self-checking frames: every implementation moves the same bytes, and every delivered frame is
+//! checked, so a fast wrong answer is reported as wrong.
+//!
+//! A frame of `len` bytes (a multiple of 8, at least 24) is a fixed body pattern with these
+//! 8-byte words stamped over it, little-endian:
+//!
+//! | offset | word |
+//! |---|---|
+//! | 0 | sequence number (per writer, from 0; [`END`] marks an end-of-stream frame) |
+//! | 8 | `writer << 32 \| len` |
+//! | 512, 1024, ... (below `len - 8`) | `mix(seq, offset)`: torn or stale copies of long frames show here |
+//! | `len - 8` | `check(seq, writer, len)` |
+//!
+//! The writer stamps about `len / 512 + 3` words per frame and a reader checks the same words:
+//! a cheap checksum that still catches lost, duplicated, reordered, torn and stale frames.
+
+/// Sequence number of the end-of-stream frame of peers that have no close of their own.
+pub(crate) const END: u64 = u64::MAX;
+
+/// Distance between the stamped words inside a frame.
+pub(crate) const STRIDE: usize = 512;
+
+/// Smallest frame the stamps fit in.
+pub(crate) const MIN_LEN: usize = 24;
+
+fn mix(seq: u64, offset: usize) -> u64 {
+    (seq ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ offset as u64
+}
+
+fn check(seq: u64, writer: u32, len: usize) -> u64 {
+    mix(seq, len).rotate_left(17) ^ (u64::from(writer) << 40) ^ 0x5eed
+}
+
+fn word(frame: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&frame[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+fn put_word(frame: &mut [u8], at: usize, v: u64) {
+    frame[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// A writer's buffer of `len` bytes holding the body pattern, ready for [`stamp`].
+pub(crate) fn staging(len: usize) -> Vec<u8> {
+    assert!(
+        len >= MIN_LEN && len % 8 == 0,
+        "frame length {len} must be a multiple of 8 and at least {MIN_LEN}"
+    );
+    (0..len).map(|i| (i * 7 + 13) as u8).collect()
+}
+
+/// Stamps frame `seq` of `writer` over `frame` (a buffer made by [`staging`]).
+pub(crate) fn stamp(frame: &mut [u8], writer: u32, seq: u64) {
+    let len = frame.len();
+    put_word(frame, 0, seq);
+    put_word(frame, 8, (u64::from(writer) << 32) | len as u64);
+    let mut at = STRIDE;
+    while at + 8 < len - 8 {
+        put_word(frame, at, mix(seq, at));
+        at += STRIDE;
+    }
+    put_word(frame, len - 8, check(seq, writer, len));
+}
+
+/// Calls `put` with the pieces of stamped frame `seq`, in order, taking the body from `body`
+/// (a [`staging`] buffer): what a zero-copy writer puts into a grant instead of stamping a
+/// staging buffer and copying it.
+pub(crate) fn pieces(body: &[u8], writer: u32, seq: u64, mut put: impl FnMut(&[u8])) {
+    let len = body.len();
+    put(&seq.to_le_bytes());
+    put(&((u64::from(writer) << 32) | len as u64).to_le_bytes());
+    let mut from = 16;
+    let mut at = STRIDE;
+    while at + 8 < len - 8 {
+        put(&body[from..at]);
+        put(&mix(seq, at).to_le_bytes());
+        from = at + 8;
+        at += STRIDE;
+    }
+    put(&body[from..len - 8]);
+    put(&check(seq, writer, len).to_le_bytes());
+}
+
+/// What one reader saw, checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Frames delivered and found intact.
+    pub(crate) frames: u64,
+    /// Frames skipped (sequence gaps): lossy readers only.
+    pub(crate) gaps: u64,
+    /// Loss the implementation reported (frames, or bytes divided by the frame length).
+    pub(crate) reported_lost: u64,
+    /// Next expected sequence number of each writer.
+    pub(crate) next: Vec<u64>,
+    /// The first problem found; a run with one is reported as wrong.
+    pub(crate) error: Option<String>,
+}
+
+/// Checks the frames one reader receives.
+#[derive(Debug)]
+pub(crate) struct Verifier {
+    len: usize,
+    lossy: bool,
+    tally: Tally,
+}
+
+/// What [`Verifier::frame`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// A data frame.
+    Data,
+    /// An [`END`] frame.
+    End,
+    /// A broken frame (recorded in the tally).
+    Bad,
+}
+
+impl Verifier {
+    /// A verifier for frames of `len` bytes from `writers` writers; `lossy` readers may see
+    /// gaps in a writer's sequence (counted), never reordering or duplicates.
+    pub(crate) fn new(len: usize, writers: usize, lossy: bool) -> Self {
+        Self {
+            len,
+            lossy,
+            tally: Tally {
+                next: vec![0; writers],
+                ..Tally::default()
+            },
+        }
+    }
+
+    fn fail(&mut self, why: String) -> Seen {
+        if self.tally.error.is_none() {
+            self.tally.error = Some(why);
+        }
+        Seen::Bad
+    }
+
+    /// Checks one delivered frame.
+    pub(crate) fn frame(&mut self, frame: &[u8]) -> Seen {
+        let len = self.len;
+        if frame.len() != len {
+            return self.fail(format!("frame of {} bytes, expected {len}", frame.len()));
+        }
+        let seq = word(frame, 0);
+        let w1 = word(frame, 8);
+        let writer = (w1 >> 32) as u32;
+        if w1 & 0xffff_ffff != len as u64 || writer as usize >= self.tally.next.len() {
+            return self.fail(format!("bad frame header word {w1:#x}"));
+        }
+        if word(frame, len - 8) != check(seq, writer, len) {
+            return self.fail(format!("bad check word in frame {seq} of writer {writer}"));
+        }
+        let mut at = STRIDE;
+        while at + 8 < len - 8 {
+            if word(frame, at) != mix(seq, at) {
+                return self.fail(format!(
+                    "torn frame {seq} of writer {writer} at offset {at}"
+                ));
+            }
+            at += STRIDE;
+        }
+        if seq == END {
+            return Seen::End;
+        }
+        let next = &mut self.tally.next[writer as usize];
+        if seq == *next || (self.lossy && seq > *next) {
+            self.tally.gaps += seq - *next;
+            *next = seq + 1;
+            self.tally.frames += 1;
+            Seen::Data
+        } else {
+            let expected = *next;
+            self.fail(format!(
+                "writer {writer}: frame {seq} delivered where {expected} was due"
+            ))
+        }
+    }
+
+    /// Records a loss the implementation reported, in frames.
+    pub(crate) fn reported_loss(&mut self, frames: u64) {
+        self.tally.reported_lost += frames;
+    }
+
+    /// Records a loss the implementation reported in payload bytes.
+    pub(crate) fn reported_loss_bytes(&mut self, bytes: u64) {
+        if bytes % self.len as u64 != 0 {
+            self.fail(format!(
+                "reported loss of {bytes} bytes is not a whole number of {}-byte frames",
+                self.len
+            ));
+        }
+        self.tally.reported_lost += bytes / self.len as u64;
+    }
+
+    /// Records a failure of the implementation itself (an unexpected error).
+    pub(crate) fn error(&mut self, why: impl Into<String>) {
+        self.fail(why.into());
+    }
+
+    /// The tally, once the reader is done.
+    pub(crate) fn finish(self) -> Tally {
+        self.tally
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(len: usize, writer: u32, seq: u64) -> Vec<u8> {
+        let mut f = staging(len);
+        stamp(&mut f, writer, seq);
+        f
+    }
+
+    #[test]
+    fn stamped_frames_verify_in_order() {
+        for len in [24, 64, 1024, 65536] {
+            let mut v = Verifier::new(len, 2, false);
+            for seq in 0..3 {
+                assert_eq!(v.frame(&frame(len, 0, seq)), Seen::Data);
+                assert_eq!(v.frame(&frame(len, 1, seq)), Seen::Data);
+            }
+            assert_eq!(v.frame(&frame(len, 0, END)), Seen::End);
+            let t = v.finish();
+            assert_eq!((t.frames, t.gaps, t.error), (6, 0, None));
+        }
+    }
+
+    #[test]
+    fn pieces_equal_a_stamped_frame() {
+        for len in [24, 64, 520, 1024, 65536] {
+            let body = staging(len);
+            let mut built = Vec::new();
+            pieces(&body, 3, 77, |p| built.extend_from_slice(p));
+            assert_eq!(built, frame(len, 3, 77), "len {len}");
+        }
+    }
+
+    #[test]
+    fn gaps_duplicates_and_damage_are_caught() {
+        let mut v = Verifier::new(64, 1, false);
+        v.frame(&frame(64, 0, 0));
+        assert_eq!(v.frame(&frame(64, 0, 2)), Seen::Bad);
+
+        let mut lossy = Verifier::new(64, 1, true);
+        lossy.frame(&frame(64, 0, 0));
+        assert_eq!(lossy.frame(&frame(64, 0, 5)), Seen::Data);
+        assert_eq!(lossy.frame(&frame(64, 0, 5)), Seen::Bad);
+        assert_eq!(lossy.finish().gaps, 4);
+
+        let mut torn = frame(2048, 0, 1);
+        torn[1024..1032].copy_from_slice(&frame(2048, 0, 0)[1024..1032]);
+        let mut v = Verifier::new(2048, 1, true);
+        assert_eq!(v.frame(&torn), Seen::Bad);
+
+        let mut v = Verifier::new(64, 1, false);
+        assert_eq!(v.frame(&frame(64, 0, 0)[..56]), Seen::Bad);
+        let mut flipped = frame(64, 0, 0);
+        flipped[60] ^= 1;
+        assert_eq!(v.frame(&flipped), Seen::Bad);
+    }
+}

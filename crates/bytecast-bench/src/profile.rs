@@ -1,0 +1,120 @@
+//! `--single-thread PATH FRAMES [LEN]`: one thread writes a frame and reads it back, `FRAMES` times,
+//! through one of bytecast's paths or the copy limit, checking every frame as the benchmark
+//! does. Meant for `valgrind --tool=callgrind`: the difference between two frame counts,
+//! divided by the difference in frames, is the instruction count per frame of that path with
+//! no waiting, no contention and no scheduler in it (`docs/bench.md`, "Profiles").
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use bytecast::{Channel, Config};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::frame::{pieces, staging, stamp, Verifier};
+use crate::run::CAPACITY;
+
+/// The paths `--single-thread` knows.
+pub(crate) const PATHS: &[&str] = &["copy", "grant", "adapter", "copy-limit"];
+
+/// Runs `frames` frames of `len` bytes through `path`; returns how many were checked.
+pub(crate) fn single_thread(path: &str, frames: u64, len: usize) -> Result<u64, String> {
+    let mut frame = staging(len);
+    let mut buf = vec![0u8; len];
+    let mut v = Verifier::new(len, 1, false);
+    let chan = Channel::try_with_config(Config::new(CAPACITY)).map_err(|e| e.to_string())?;
+    let mut w = chan.new_strong_writer();
+    let mut r = chan.new_strong_reader();
+    let mut cx = Context::from_waker(Waker::noop());
+    match path {
+        "copy" => {
+            for seq in 0..frames {
+                stamp(&mut frame, 0, seq);
+                w.try_write(&frame).map_err(|e| e.to_string())?;
+                let (_, n) = r
+                    .try_read_frame_into(&mut buf)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no frame")?;
+                v.frame(&buf[..n]);
+            }
+        }
+        "grant" => {
+            for seq in 0..frames {
+                let mut g = w
+                    .try_reserve(len)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no room")?;
+                pieces(&frame, 0, seq, |p| {
+                    g.put(p);
+                });
+                g.commit();
+                let f = r
+                    .try_borrow_frame()
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no frame")?;
+                v.frame(&f);
+            }
+        }
+        "adapter" => {
+            // The core handles above would gate the adapter's writer: gone first.
+            drop((w, r));
+            let chan = bytecast_tokio::Channel::from_core(chan.clone());
+            let mut w = chan.new_strong_writer();
+            let mut r = chan.new_strong_reader();
+            for seq in 0..frames {
+                stamp(&mut frame, 0, seq);
+                match Pin::new(&mut w).poll_write(&mut cx, &frame) {
+                    Poll::Ready(Ok(n)) if n == len => {}
+                    other => return Err(format!("poll_write: {other:?}")),
+                }
+                let mut filled = 0;
+                while filled < len {
+                    let mut rb = ReadBuf::new(&mut buf[filled..]);
+                    match Pin::new(&mut r).poll_read(&mut cx, &mut rb) {
+                        Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
+                            filled += rb.filled().len();
+                        }
+                        other => return Err(format!("poll_read: {other:?}")),
+                    }
+                }
+                v.frame(&buf);
+            }
+        }
+        "copy-limit" => {
+            let mut ring = vec![0u8; CAPACITY];
+            let mut pos = 0;
+            for seq in 0..frames {
+                stamp(&mut frame, 0, seq);
+                if pos + len > CAPACITY {
+                    pos = 0;
+                }
+                ring[pos..pos + len].copy_from_slice(&frame);
+                std::hint::black_box(ring.as_mut_ptr());
+                buf.copy_from_slice(&ring[pos..pos + len]);
+                v.frame(&buf);
+                pos += len;
+            }
+        }
+        other => return Err(format!("unknown path `{other}`; one of {PATHS:?}")),
+    }
+    let t = v.finish();
+    match t.error {
+        Some(e) => Err(e),
+        None if t.frames == frames => Ok(t.frames),
+        None => Err(format!("{} of {frames} frames", t.frames)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_checks_its_frames() {
+        for path in PATHS {
+            assert_eq!(single_thread(path, 20_000, 64), Ok(20_000), "{path}");
+            assert_eq!(single_thread(path, 100, 65536), Ok(100), "{path}");
+        }
+        assert_eq!(single_thread("copy", 0, 64), Ok(0));
+        assert!(single_thread("bogus", 1, 64).is_err());
+    }
+}

@@ -1,0 +1,675 @@
+//! The report: progress lines, `docs/bench.md` (tables, ratios, targets, cost growth) and the
+//! facts about the machine and the run.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cells::{Class, Impl, Workload, IMPLS, WORKLOADS};
+use crate::run::{Outcome, CAPACITY, SLOW_READER};
+
+/// What happened to one cell.
+#[derive(Debug)]
+pub(crate) enum Status {
+    /// The implementation cannot run this workload.
+    NotApplicable,
+    /// Behind a feature this build does not have.
+    NotBuilt,
+    /// A run did not finish within the window plus the grace period; the child was killed.
+    Hang { runs_done: usize },
+    /// The child process failed (a panic, usually).
+    Crashed(String),
+    /// Every run reported.
+    Done(Vec<Outcome>),
+}
+
+/// One cell's result.
+#[derive(Debug)]
+pub(crate) struct CellReport {
+    pub(crate) workload: &'static Workload,
+    pub(crate) imp: Impl,
+    pub(crate) status: Status,
+    /// Allocations counted and frames written during the counted window.
+    pub(crate) allocs: Option<(u64, u64)>,
+}
+
+/// Median, min and max of a cell's headline figure.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Figure {
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+}
+
+impl CellReport {
+    /// The runs, if every one reported and none was wrong.
+    pub(crate) fn good_runs(&self) -> Option<&[Outcome]> {
+        match &self.status {
+            Status::Done(runs) if runs.iter().all(|o| o.error.is_none()) => Some(runs),
+            _ => None,
+        }
+    }
+
+    /// The headline figure: frames per reader per second (per strong reader when the workload
+    /// has weak readers).
+    pub(crate) fn figure(&self) -> Option<Figure> {
+        let runs = self.good_runs()?;
+        let weak = self.workload.shape.weak > 0;
+        let mut v: Vec<f64> = runs
+            .iter()
+            .map(|o| {
+                if weak {
+                    o.per_strong_reader
+                } else {
+                    o.per_reader
+                }
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        Some(Figure {
+            median: v[v.len() / 2],
+            min: v[0],
+            max: v[v.len() - 1],
+        })
+    }
+
+    fn first_error(&self) -> Option<&str> {
+        match &self.status {
+            Status::Done(runs) => runs.iter().find_map(|o| o.error.as_deref()),
+            _ => None,
+        }
+    }
+
+    /// Loss or drop notes (medians over runs).
+    fn notes(&self) -> String {
+        let Some(runs) = self.good_runs() else {
+            return String::new();
+        };
+        let mut notes = Vec::new();
+        let pct = |part: u64, whole: u64| 100.0 * part as f64 / whole.max(1) as f64;
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        if runs.iter().any(|o| o.lost > 0) {
+            let lost = median(
+                runs.iter()
+                    .map(|o| pct(o.lost, o.lost + o.delivered))
+                    .collect(),
+            );
+            let who = if self.workload.shape.weak > 0 {
+                "weak readers lost"
+            } else {
+                "readers lost"
+            };
+            notes.push(format!("{who} {lost:.1}% of frames"));
+        }
+        if runs.iter().any(|o| o.dropped > 0) {
+            let dropped = median(
+                runs.iter()
+                    .map(|o| pct(o.dropped, o.dropped + o.sent))
+                    .collect(),
+            );
+            let offered = median(
+                runs.iter()
+                    .map(|o| (o.sent + o.dropped) as f64 / o.elapsed.as_secs_f64())
+                    .collect(),
+            );
+            notes.push(format!(
+                "writer offered {}/s, {dropped:.1}% refused",
+                rate(offered)
+            ));
+        }
+        notes.join("; ")
+    }
+
+    fn allocs_per_frame(&self) -> String {
+        match self.allocs {
+            Some((0, _)) => "0".to_owned(),
+            Some((n, frames)) => format!("{:.2}", n as f64 / frames.max(1) as f64),
+            None => "–".to_owned(),
+        }
+    }
+}
+
+/// How the run was made.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) runs: usize,
+    pub(crate) window: Duration,
+    pub(crate) command: String,
+    pub(crate) filtered: bool,
+    pub(crate) quick: bool,
+    pub(crate) total: Duration,
+    pub(crate) load_before: String,
+    pub(crate) load_after: String,
+}
+
+/// The machine.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    pub(crate) cpu: String,
+    pub(crate) cores: usize,
+    pub(crate) rustc: String,
+    pub(crate) date: String,
+}
+
+impl Machine {
+    pub(crate) fn probe() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|m| m.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_owned());
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+        let rustc = Command::new(rustc)
+            .arg("-V")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "rustc (unknown version)".to_owned());
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            rustc,
+            date: utc_now(),
+        }
+    }
+}
+
+/// `/proc/loadavg`'s three averages, or `unknown`.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The current UTC date and time, `YYYY-MM-DD HH:MM UTC`.
+fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// `12.3 M`, `456 k`: a rate with three significant digits.
+pub(crate) fn rate(v: f64) -> String {
+    let (x, unit) = if v >= 1e9 {
+        (v / 1e9, " G")
+    } else if v >= 1e6 {
+        (v / 1e6, " M")
+    } else if v >= 1e3 {
+        (v / 1e3, " k")
+    } else {
+        (v, " ")
+    };
+    let digits = if x >= 100.0 {
+        0
+    } else if x >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{x:.digits$}{unit}").trim_end().to_owned()
+}
+
+fn mbps(frames: f64, len: usize) -> String {
+    let v = frames * len as f64 / 1e6;
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// One line per finished cell, printed as the benchmark goes.
+pub(crate) fn progress_line(c: &CellReport) -> String {
+    let what = match (&c.status, c.figure()) {
+        (_, Some(f)) => format!(
+            "{}/s per reader [{} – {}]",
+            rate(f.median),
+            rate(f.min),
+            rate(f.max)
+        ),
+        (Status::NotApplicable, _) => "N/A".to_owned(),
+        (Status::NotBuilt, _) => "not built".to_owned(),
+        (Status::Hang { runs_done }, _) => format!("HANG (after {runs_done} runs)"),
+        (Status::Crashed(e), _) => format!("FAILED: {e}"),
+        (Status::Done(_), None) => format!("WRONG: {}", c.first_error().unwrap_or("?")),
+    };
+    let allocs = match c.allocs {
+        Some(_) => format!("  allocs/frame {}", c.allocs_per_frame()),
+        None => String::new(),
+    };
+    format!("{:<11} {:<18} {what}{allocs}", c.workload.id, c.imp.id())
+}
+
+fn cell<'a>(cells: &'a [CellReport], w: &str, i: Impl) -> Option<&'a CellReport> {
+    cells.iter().find(|c| c.workload.id == w && c.imp == i)
+}
+
+fn median_of(cells: &[CellReport], w: &str, i: Impl) -> Option<f64> {
+    cell(cells, w, i).and_then(|c| c.figure()).map(|f| f.median)
+}
+
+/// The best bytecast row of a workload in `class` (any class if `None`).
+fn best_bytecast(cells: &[CellReport], w: &str, class: Option<Class>) -> Option<(Impl, f64)> {
+    cells
+        .iter()
+        .filter(|c| c.workload.id == w && c.imp.is_bytecast())
+        .filter(|c| class.is_none_or(|k| c.imp.class() == k))
+        .filter_map(|c| c.figure().map(|f| (c.imp, f.median)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+const BEGIN: &str = "<!-- analysis:begin -->";
+const END: &str = "<!-- analysis:end -->";
+
+/// The hand-written analysis of an existing report, kept across runs.
+fn kept_analysis(out: Option<&Path>) -> String {
+    let old = out
+        .and_then(|d| std::fs::read_to_string(d.join("bench.md")).ok())
+        .unwrap_or_default();
+    match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if b < e => old[b + BEGIN.len()..e].trim().to_owned(),
+        _ => "_No analysis written yet: see the tables below._".to_owned(),
+    }
+}
+
+/// `docs/bench.md`.
+pub(crate) fn markdown(
+    cells: &[CellReport],
+    s: &Settings,
+    m: &Machine,
+    out: Option<&Path>,
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# bytecast benchmark\n\n\
+         <!-- Generated by `cargo xtask bench` (crates/bytecast-bench); everything outside the \
+         analysis markers is rewritten by each run. -->\n"
+    );
+    let kind = if s.filtered {
+        "a filtered run (some cells only)"
+    } else if s.quick {
+        "a quick run"
+    } else {
+        "a full run"
+    };
+    let _ = writeln!(
+        md,
+        "This is {kind}.\n\n\
+         - Command: `{}`\n\
+         - Machine: {}, {} cores; {}\n\
+         - Date: {}; the run took {:.0} s\n\
+         - Load average (1, 5, 15 min) before the run: {}; after: {}\n\
+         - Each figure: median of {} runs of {} ms each, with [min – max]; ring capacity {} KiB \
+         (typed peers: 1 MiB worth of frame slots)\n\
+         \n![frames per second per reader, log scale](bench.svg)\n",
+        s.command,
+        m.cpu,
+        m.cores,
+        m.rustc,
+        m.date,
+        s.total.as_secs_f64(),
+        s.load_before,
+        s.load_after,
+        s.runs,
+        s.window.as_millis(),
+        CAPACITY / 1024,
+    );
+    md.push_str("## Targets of issue 5\n\n");
+    md.push_str(&targets(cells));
+    let _ = writeln!(
+        md,
+        "\n## Analysis\n\n{BEGIN}\n{}\n{END}\n",
+        kept_analysis(out)
+    );
+    md.push_str("## Results\n\n");
+    md.push_str(
+        "Figures are frames per second delivered to each reader (the mean over readers; the \
+         strong reader's where a workload has weak readers). `× copy limit` divides by the copy \
+         limit of the same workload; `bytecast ÷ peer` divides the best bytecast row of the same \
+         kind (async tasks, or spinning threads) by the peer's figure, so above 1 means bytecast \
+         is faster. `allocs/frame` comes from a separate run under a counting allocator. Every \
+         delivered frame was checked (count, order and content); a run that saw a wrong frame \
+         is reported as WRONG, never as a figure.\n\n",
+    );
+    for w in WORKLOADS {
+        workload_table(&mut md, cells, w);
+    }
+    growth(&mut md, cells);
+    md.push_str("## Implementations\n\n");
+    for &i in IMPLS {
+        let _ = writeln!(md, "- `{}`: {}", i.id(), i.about());
+    }
+    md.push_str(&format!(
+        "\n## Method\n\n\
+         - Each cell (a workload on an implementation) runs in a child process of its own; the \
+         parent kills a child whose run has not reported within the window plus 10 s, and \
+         reports the cell as a hang.\n\
+         - A run: set up the channel, start every reader and writer, let writers write for the \
+         window, then stop them, close the channel (drain, drop, or an end frame for peers that \
+         have no close) and wait for every reader to read everything. The figure is frames each \
+         reader received divided by the time from start to the last reader's end.\n\
+         - Async rows run as tasks on a 2-worker multi-thread tokio runtime; every task yields to \
+         the scheduler every 32 frames whatever the peer, so that a task whose operations never \
+         wait cannot starve the others. Thread rows run one plain thread per writer and reader; \
+         a thread that would wait spins with a hint and yields its core every 256 polls (bytecast's \
+         `try_` threads and the disruptor's handlers, through a custom wait strategy, alike).\n\
+         - Frames carry a sequence number per writer, the writer and length, a check word, and a \
+         stamp every 512 bytes that depends on the sequence number; every reader checks all of \
+         them (lost, duplicated, reordered, torn and stale frames are caught) and the run checks \
+         that each lossless reader got every frame each writer wrote. Lossy readers must see \
+         gaps equal to the loss the implementation reported (tokio's `Lagged(n)`, bytecast's \
+         `ReaderBehind(bytes)`).\n\
+         - Overload (`drop-64B`): the reader spends {} µs per frame; writers never wait.\n\
+         - Allocations: `bytecast-bench-allocs` runs each cell once more under `stats_alloc`'s \
+         counting allocator; allocations counted over the last three quarters of the window, \
+         divided by the frames written meanwhile.\n\
+         - Nothing here is asserted in a test: `cargo test` only checks, in a few milliseconds \
+         per cell, that every implementation delivers verified frames.\n",
+        SLOW_READER.as_micros()
+    ));
+    md
+}
+
+fn workload_table(md: &mut String, cells: &[CellReport], w: &Workload) {
+    let rows: Vec<&CellReport> = cells.iter().filter(|c| c.workload.id == w.id).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "### {}\n\n{}\n", w.id, w.about);
+    md.push_str(
+        "| implementation | frames/s per reader, median [min – max] | MB/s | × copy limit | \
+         bytecast ÷ peer | allocs/frame | notes |\n|---|---|---|---|---|---|---|\n",
+    );
+    let copy = median_of(cells, w.id, Impl::CopyLimit);
+    for c in &rows {
+        let (figure, mb, vs_copy, vs_peer) = match c.figure() {
+            Some(f) => {
+                let vs_copy = copy.map_or("–".to_owned(), |x| format!("{:.2}", f.median / x));
+                let vs_peer = if c.imp.is_bytecast() || c.imp == Impl::CopyLimit {
+                    "–".to_owned()
+                } else {
+                    best_bytecast(cells, w.id, Some(c.imp.class()))
+                        .or_else(|| best_bytecast(cells, w.id, None))
+                        .map_or("–".to_owned(), |(_, b)| format!("{:.2}×", b / f.median))
+                };
+                (
+                    format!("{} [{} – {}]", rate(f.median), rate(f.min), rate(f.max)),
+                    mbps(f.median, w.shape.len),
+                    vs_copy,
+                    vs_peer,
+                )
+            }
+            None => {
+                let s = match &c.status {
+                    Status::NotApplicable => "N/A".to_owned(),
+                    Status::NotBuilt => "not built (feature `selium` off)".to_owned(),
+                    Status::Hang { runs_done } => format!("**hang** (after {runs_done} runs)"),
+                    Status::Crashed(e) => format!("**failed**: {e}"),
+                    Status::Done(_) => {
+                        format!("**WRONG**: {}", c.first_error().unwrap_or("?"))
+                    }
+                };
+                (s, "–".into(), "–".into(), "–".into())
+            }
+        };
+        let name = if c.imp.is_bytecast() {
+            format!("**{}**", c.imp.id())
+        } else {
+            c.imp.id().to_owned()
+        };
+        let _ = writeln!(
+            md,
+            "| {name} | {figure} | {mb} | {vs_copy} | {vs_peer} | {} | {} |",
+            if c.good_runs().is_some() {
+                c.allocs_per_frame()
+            } else {
+                "–".to_owned()
+            },
+            c.notes()
+        );
+    }
+    // Ratios of each bytecast row to each peer.
+    let peers: Vec<(Impl, f64)> = rows
+        .iter()
+        .filter(|c| !c.imp.is_bytecast() && c.imp != Impl::CopyLimit)
+        .filter_map(|c| c.figure().map(|f| (c.imp, f.median)))
+        .collect();
+    let mut lines = Vec::new();
+    for c in rows.iter().filter(|c| c.imp.is_bytecast()) {
+        let Some(f) = c.figure() else { continue };
+        if peers.is_empty() {
+            continue;
+        }
+        let ratios: Vec<String> = peers
+            .iter()
+            .map(|(p, v)| format!("{:.2}× {}", f.median / v, p.id()))
+            .collect();
+        lines.push(format!("`{}`: {}", c.imp.id(), ratios.join(", ")));
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(md, "\nbytecast ÷ each peer: {}.", lines.join("; "));
+    }
+    md.push('\n');
+}
+
+/// Cost growth: per-reader frames/s as strong readers go 1, 4, 16, 64, and frames/s at the
+/// reader as writers go 1, 4, 16.
+fn growth(md: &mut String, cells: &[CellReport]) {
+    let series: [(&str, &[(&str, usize)]); 2] = [
+        (
+            "strong readers",
+            &[
+                ("1to1-64B", 1),
+                ("1to4-64B", 4),
+                ("1to16-64B", 16),
+                ("1to64-64B", 64),
+            ],
+        ),
+        (
+            "writers",
+            &[("1to1-64B", 1), ("4to1-64B", 4), ("16to1-64B", 16)],
+        ),
+    ];
+    md.push_str(
+        "## Cost growth\n\n\
+         64-byte frames. Each entry: frames/s per reader, and in brackets its ratio to the \
+         1-to-1 figure of the same row. With one writer and R readers every frame is copied in \
+         once and out R times, so the copy limit's ratio is what the extra copies alone explain; \
+         on 2 cores, a row whose ratio stays at or above the copy limit's grows no faster than \
+         its copies.\n\n",
+    );
+    for (what, points) in series {
+        let _ = write!(md, "| implementation \\ {what} |");
+        for (_, n) in points {
+            let _ = write!(md, " {n} |");
+        }
+        md.push_str("\n|---|");
+        md.push_str(&"---|".repeat(points.len()));
+        md.push('\n');
+        for &i in IMPLS {
+            let base = median_of(cells, points[0].0, i);
+            let entries: Vec<String> = points
+                .iter()
+                .map(|(w, _)| match (cell(cells, w, i), median_of(cells, w, i)) {
+                    (_, Some(v)) => match base {
+                        Some(b) if b > 0.0 => format!("{} ({:.2})", rate(v), v / b),
+                        _ => rate(v),
+                    },
+                    (Some(c), None) => match c.status {
+                        Status::NotApplicable => "N/A".into(),
+                        Status::NotBuilt => "not built".into(),
+                        Status::Hang { .. } => "hang".into(),
+                        _ => "wrong/failed".into(),
+                    },
+                    (None, None) => "–".into(),
+                })
+                .collect();
+            if entries
+                .iter()
+                .all(|e| e == "–" || e == "N/A" || e == "not built")
+            {
+                continue;
+            }
+            let _ = writeln!(md, "| {} | {} |", i.id(), entries.join(" | "));
+        }
+        md.push('\n');
+    }
+}
+
+/// The targets of issue 5, met or not, from the figures.
+fn targets(cells: &[CellReport]) -> String {
+    let mut t = String::from("| target | measured | met? |\n|---|---|---|\n");
+    let yes = |ok: bool| if ok { "**yes**" } else { "**no**" };
+    let fig = |w: &str, i: Impl| median_of(cells, w, i);
+    let mut row = |target: &str, measured: String, ok: Option<bool>| {
+        let _ = writeln!(
+            t,
+            "| {target} | {measured} | {} |",
+            ok.map_or("not measured", yes)
+        );
+    };
+    let tokio64 = fig("1to1-64B", Impl::BytecastTokio);
+    row(
+        "64 B, 1 → 1, tokio adapter ≥ 18 M frames/s",
+        tokio64.map_or("–".into(), |v| format!("{}/s", rate(v))),
+        tokio64.map(|v| v >= 18e6),
+    );
+    let try64 = best_bytecast(cells, "1to1-64B", Some(Class::Threads));
+    let dis64 = fig("1to1-64B", Impl::Disruptor);
+    row(
+        "64 B, 1 → 1, non-async path ≥ disruptor",
+        match (try64, dis64) {
+            (Some((i, v)), Some(d)) => format!(
+                "`{}` {}/s vs disruptor {}/s ({:.2}×)",
+                i.id(),
+                rate(v),
+                rate(d),
+                v / d
+            ),
+            _ => "–".into(),
+        },
+        try64.zip(dis64).map(|((_, v), d)| v >= d),
+    );
+    for (w, what) in [
+        ("4to1-64B", "64 B, 4 → 1 ≥ 10 M frames/s"),
+        ("1to4-64B", "64 B, 1 → 4 ≥ 10 M frames/s per reader"),
+    ] {
+        let a = best_bytecast(cells, w, Some(Class::Async));
+        let th = best_bytecast(cells, w, Some(Class::Threads));
+        let show = |x: Option<(Impl, f64)>| {
+            x.map_or("–".to_owned(), |(i, v)| {
+                format!("`{}` {}/s", i.id(), rate(v))
+            })
+        };
+        row(
+            what,
+            format!("async: {}; threads: {}", show(a), show(th)),
+            match (a, th) {
+                (None, None) => None,
+                _ => Some(a.is_some_and(|x| x.1 >= 10e6) || th.is_some_and(|x| x.1 >= 10e6)),
+            },
+        );
+    }
+    let big = best_bytecast(cells, "1to1-64KiB", None);
+    let copy = fig("1to1-64KiB", Impl::CopyLimit);
+    let selium = fig("1to1-64KiB", Impl::Selium);
+    row(
+        "64 KiB, 1 → 1, within 10% of the copy limit",
+        match (big, copy) {
+            (Some((i, v)), Some(c)) => format!(
+                "`{}` {} MB/s vs copy limit {} MB/s ({:.2})",
+                i.id(),
+                mbps(v, 65536),
+                mbps(c, 65536),
+                v / c
+            ),
+            _ => "–".into(),
+        },
+        big.zip(copy).map(|((_, v), c)| v >= 0.9 * c),
+    );
+    row(
+        "64 KiB, 1 → 1, never below selium-messaging",
+        match (big, selium) {
+            (Some((i, v)), Some(s)) => format!(
+                "`{}` {} MB/s vs selium {} MB/s",
+                i.id(),
+                mbps(v, 65536),
+                mbps(s, 65536)
+            ),
+            _ => "selium not measured in this run".into(),
+        },
+        big.zip(selium).map(|((_, v), s)| v >= s),
+    );
+    // Strong readers 1 → 64: each bytecast row's fall against the copy limit's.
+    let c1 = fig("1to1-64B", Impl::CopyLimit);
+    let c64 = fig("1to64-64B", Impl::CopyLimit);
+    for i in [Impl::BytecastAsync, Impl::BytecastTry] {
+        let (b1, b64) = (fig("1to1-64B", i), fig("1to64-64B", i));
+        let ok = match (b1, b64, c1, c64) {
+            (Some(b1), Some(b64), Some(c1), Some(c64)) => Some((b64 / b1, c64 / c1)),
+            _ => None,
+        };
+        row(
+            &format!(
+                "strong readers 1 → 64 (`{}`): per-reader throughput falls no more than the \
+                 extra copies explain",
+                i.id()
+            ),
+            ok.map_or("–".into(), |(b, c)| {
+                format!("falls to {b:.3} of 1 → 1; copy limit falls to {c:.3}")
+            }),
+            ok.map(|(b, c)| b >= 0.8 * c),
+        );
+    }
+    t.push_str(
+        "\n(\"Falls no more than the extra copies explain\" is taken as: the ratio of the \
+         64-reader to the 1-reader figure is at least 0.8 times the copy limit's ratio.)\n",
+    );
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_have_three_digits() {
+        assert_eq!(rate(12_345_678.0), "12.3 M");
+        assert_eq!(rate(456_789.0), "457 k");
+        assert_eq!(rate(1.5e9), "1.50 G");
+        assert_eq!(rate(12.0), "12.0");
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        let d = utc_now();
+        assert!(d.ends_with(" UTC") && d.len() == 20, "{d}");
+    }
+}
