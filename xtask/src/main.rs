@@ -22,6 +22,17 @@
 //!   (`--plain`, small workload) so that its verdict is checked.
 //! - `cargo xtask lint`: `fmt`, `clippy` and `tidy`, with a summary.
 //! - `cargo xtask stress --seconds N`: the `stress` test for `N` seconds.
+//! - `cargo xtask fuzz-smoke`: replay the fuzz corpus, every kept crash
+//!   input and pseudo-random inputs through the fuzz harnesses (stable).
+//! - `cargo xtask fuzz --seconds N [--target T]`: libFuzzer on the `fuzz/`
+//!   targets (`ops`, `interleave`), `N` seconds each (nightly, cargo-fuzz;
+//!   installed if missing).
+//! - `cargo xtask tsan`: the stress, soak and wake-up tests under
+//!   ThreadSanitizer (nightly, `-Zbuild-std`).
+//! - `cargo xtask miri-seeds [ARGS...]`: the concurrent tests under Miri
+//!   with many scheduler seeds (`-Zmiri-many-seeds`).
+//! - `cargo xtask soak --seconds N`: the randomised soak test (every kind of
+//!   handle joining and leaving, every frame checked) for `N` seconds.
 //! - `cargo xtask demo [ARGS...]`: run the demo (`crates/bytecast-demo`,
 //!   release mode) with `ARGS`, e.g. `--writers 8 --seconds 10`; `--help`
 //!   lists them.
@@ -42,14 +53,18 @@ mod cmd;
 mod doc;
 mod examples;
 mod fmt;
+mod fuzz;
 mod loom;
 mod miri;
+mod miri_seeds;
 mod no_std;
+mod soak;
 mod stress;
 mod test;
 mod test_all;
 mod tidy;
 mod toolchain;
+mod tsan;
 
 use std::{env, fmt::Display, process::ExitCode};
 
@@ -78,6 +93,23 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     ("lint", "fmt + clippy + tidy"),
     ("stress --seconds N", "the stress test for N seconds"),
+    (
+        "fuzz-smoke",
+        "replay fuzz corpus, crashes and random inputs (stable)",
+    ),
+    (
+        "fuzz --seconds N [--target T]",
+        "libFuzzer on the fuzz/ targets, N seconds each (nightly)",
+    ),
+    (
+        "tsan",
+        "stress, soak and wake-up tests under ThreadSanitizer",
+    ),
+    (
+        "miri-seeds [ARGS...]",
+        "concurrent tests under Miri with many scheduler seeds",
+    ),
+    ("soak --seconds N", "the randomised soak test for N seconds"),
     (
         "demo [ARGS...]",
         "run the bytecast-demo binary (release) with ARGS; see demo --help",
@@ -125,6 +157,9 @@ fn dispatch(command: &str, args: &[String]) -> Result<()> {
     match command {
         "miri" => miri::run(&mut Tally::default(), args),
         "stress" => stress::run(&mut Tally::default(), args),
+        "fuzz" => fuzz::run(&mut Tally::default(), args),
+        "soak" => soak::run(&mut Tally::default(), args),
+        "miri-seeds" => miri_seeds::run(&mut Tally::default(), args),
         "demo" => examples::demo(args),
         "bench" => bench::run(args),
         _ => {
@@ -154,6 +189,8 @@ fn command_without_args(command: &str) -> Option<fn() -> Result<()>> {
         "no-std" => || no_std::run(&mut Tally::default()),
         "loom" => || loom::run(&mut Tally::default()),
         "stress-smoke" => || stress::smoke(&mut Tally::default()),
+        "fuzz-smoke" => || fuzz::smoke(&mut Tally::default()),
+        "tsan" => || tsan::run(&mut Tally::default()),
         "doc" => || doc::run(&mut Tally::default()),
         "examples" => || examples::run(&mut Tally::default()),
         _ => return None,
@@ -185,7 +222,16 @@ mod tests {
     fn every_listed_command_is_known() {
         for (usage, _) in COMMANDS {
             let name = usage.split_whitespace().next().unwrap();
-            let takes_args = ["miri", "stress", "demo", "bench"].contains(&name);
+            let takes_args = [
+                "miri",
+                "stress",
+                "demo",
+                "fuzz",
+                "soak",
+                "miri-seeds",
+                "bench",
+            ]
+            .contains(&name);
             assert!(takes_args || command_without_args(name).is_some(), "{name}");
         }
     }

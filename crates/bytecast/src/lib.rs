@@ -90,6 +90,8 @@ pub mod blocking;
 pub mod io;
 
 #[cfg(all(test, loom))]
+mod loom_more;
+#[cfg(all(test, loom))]
 mod loom_tests;
 
 pub use channel::{Channel, Stats};
