@@ -637,7 +637,7 @@ impl Harness {
             (ROp::FillBuf { consume }, R::Strong(r)) => match r.poll_fill_buf(&mut cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Ready(Ok(b)) if b.is_empty() => {
+                Poll::Ready(Ok([])) => {
                     check.eof = true;
                     Poll::Ready(Ok(()))
                 }

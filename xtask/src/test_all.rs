@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::Result;
 
-use crate::{clippy, cmd::Tally, doc, examples, loom, miri, no_std, stress, test, tidy};
+use crate::{clippy, cmd::Tally, doc, examples, fuzz, loom, miri, no_std, stress, test, tidy};
 
 type StepFn = fn(&mut Tally) -> Result<()>;
 
@@ -25,6 +25,7 @@ const STEPS: &[(&str, StepFn)] = &[
     ("miri", |tally| miri::run(tally, &[])),
     ("loom", loom::run),
     ("stress-smoke", stress::smoke),
+    ("fuzz-smoke", fuzz::smoke),
     ("doc", doc::run),
     ("examples", examples::run),
 ];
