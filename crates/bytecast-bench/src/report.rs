@@ -153,6 +153,8 @@ pub(crate) struct Machine {
     pub(crate) cores: usize,
     pub(crate) rustc: String,
     pub(crate) date: String,
+    /// `git rev-parse --short HEAD` of the workspace, if git answers.
+    pub(crate) commit: String,
 }
 
 impl Machine {
@@ -174,11 +176,20 @@ impl Machine {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "rustc (unknown version)".to_owned());
+        let commit = Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned());
         Self {
             cpu,
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             rustc,
             date: utc_now(),
+            commit,
         }
     }
 }
@@ -324,7 +335,7 @@ pub(crate) fn markdown(
         "This is {kind}.\n\n\
          - Command: `{}`\n\
          - Machine: {}, {} cores; {}\n\
-         - Date: {}; the run took {:.0} s\n\
+         - Date: {}; commit `{}`; the run took {:.0} s\n\
          - Load average (1, 5, 15 min) before the run: {}; after: {}\n\
          - Each figure: median of {} runs of {} ms each, with [min – max]; ring capacity {} KiB \
          (typed peers: 1 MiB worth of frame slots)\n\
@@ -334,6 +345,7 @@ pub(crate) fn markdown(
         m.cores,
         m.rustc,
         m.date,
+        m.commit,
         s.total.as_secs_f64(),
         s.load_before,
         s.load_after,
@@ -372,7 +384,7 @@ pub(crate) fn markdown(
          parent kills a child whose run has not reported within the window plus 10 s, and \
          reports the cell as a hang.\n\
          - A run: set up the channel, start every reader and writer, let writers write for the \
-         window, then stop them, close the channel (drain, drop, or an end frame for peers that \
+         window (and at least 64 frames each), then stop them, close the channel (drain, drop, or an end frame for peers that \
          have no close) and wait for every reader to read everything. The figure is frames each \
          reader received divided by the time from start to the last reader's end.\n\
          - Async rows run as tasks on a 2-worker multi-thread tokio runtime; every task yields to \

@@ -55,9 +55,15 @@ pub(crate) fn slow_reader(shape: &Shape) {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stop(Arc<AtomicBool>);
 
+/// Frames every writer writes whatever the window, so that each run (and each test, however
+/// loaded the machine) has frames to check.
+pub(crate) const MIN_FRAMES: u64 = 64;
+
 impl Stop {
-    pub(crate) fn is_set(&self) -> bool {
-        self.0.load(Relaxed)
+    /// Whether a writer that has written `sent` frames stops now: the window is over and it
+    /// wrote at least [`MIN_FRAMES`].
+    pub(crate) fn done(&self, sent: u64) -> bool {
+        sent >= MIN_FRAMES && self.0.load(Relaxed)
     }
 
     fn set(&self) {

@@ -100,7 +100,7 @@ pub(crate) fn tokio_adapter(ctx: &Ctx) -> AsyncRun {
             tokio::spawn(async move {
                 let mut seq = 0;
                 let mut pacer = Pacer::default();
-                while !stop.is_set() {
+                while !stop.done(seq) {
                     stamp(&mut frame, id as u32, seq);
                     match w.write(&frame).await.expect("write") {
                         0 => c.dropped(),
@@ -189,7 +189,7 @@ pub(crate) fn core_async(ctx: &Ctx, api: Api) -> AsyncRun {
             tokio::spawn(async move {
                 let mut seq = 0;
                 let mut pacer = Pacer::default();
-                while !stop.is_set() {
+                while !stop.done(seq) {
                     let done = match api {
                         Api::Copy => {
                             stamp(&mut frame, id as u32, seq);
@@ -297,7 +297,7 @@ pub(crate) fn core_threads(ctx: &Ctx, api: Api) -> ThreadRun {
             thread::spawn(move || {
                 let mut seq = 0;
                 let mut b = Backoff::default();
-                'frames: while !stop.is_set() {
+                'frames: while !stop.done(seq) {
                     if api == Api::Copy {
                         stamp(&mut frame, id as u32, seq);
                     }
@@ -320,7 +320,7 @@ pub(crate) fn core_threads(ctx: &Ctx, api: Api) -> ThreadRun {
                                 b.reset();
                                 break;
                             }
-                            Ok(None) if stop.is_set() => break 'frames,
+                            Ok(None) if stop.done(seq) => break 'frames,
                             Ok(None) => b.snooze(),
                             Err(ChannelError::Full) => {
                                 c.dropped();

@@ -59,7 +59,7 @@ pub(crate) fn tokio_broadcast(ctx: &Ctx) -> AsyncRun {
             tokio::spawn(async move {
                 let mut seq = 0;
                 let mut pacer = Pacer::default();
-                while !stop.is_set() {
+                while !stop.done(seq) {
                     stamp(&mut frame, id as u32, seq);
                     tx.send(Arc::from(&frame[..])).expect("receivers live");
                     seq += 1;
@@ -117,7 +117,7 @@ pub(crate) fn async_broadcast(ctx: &Ctx) -> AsyncRun {
             tokio::spawn(async move {
                 let mut seq = 0;
                 let mut pacer = Pacer::default();
-                while !stop.is_set() {
+                while !stop.done(seq) {
                     stamp(&mut frame, id as u32, seq);
                     let msg: Arc<[u8]> = Arc::from(&frame[..]);
                     let sent = if s.overload {
@@ -186,7 +186,7 @@ pub(crate) fn tokio_duplex(ctx: &Ctx) -> AsyncRun {
     let writer = tokio::spawn(async move {
         let mut seq = 0;
         let mut pacer = Pacer::default();
-        while !stop.is_set() {
+        while !stop.done(seq) {
             stamp(&mut frame, 0, seq);
             tx.write_all(&frame).await.expect("write_all");
             seq += 1;
@@ -234,7 +234,7 @@ pub(crate) fn bbqueue_async(ctx: &Ctx) -> AsyncRun {
     let writer = tokio::spawn(async move {
         let mut seq = 0;
         let mut pacer = Pacer::default();
-        while !stop.is_set() {
+        while !stop.done(seq) {
             stamp(&mut frame, 0, seq);
             let grant = if s.overload {
                 prod.grant(s.len).ok()
@@ -298,7 +298,7 @@ pub(crate) fn bbqueue_threads(ctx: &Ctx) -> ThreadRun {
         let mut b = Backoff::default();
         let mut end = false;
         loop {
-            let stopping = stop.is_set();
+            let stopping = stop.done(seq);
             stamp(&mut frame, 0, if stopping { END } else { seq });
             loop {
                 match prod.grant(s.len) {
@@ -477,7 +477,7 @@ where
     thread::spawn(move || {
         let mut seq = 0;
         let mut b = Backoff::default();
-        'frames: while !stop.is_set() {
+        'frames: while !stop.done(seq) {
             stamp(&mut frame, id as u32, seq);
             loop {
                 match p.try_publish(|e| e.copy_from_slice(&frame)) {
@@ -491,7 +491,7 @@ where
                         c.dropped();
                         break;
                     }
-                    Err(_) if stop.is_set() => break 'frames,
+                    Err(_) if stop.done(seq) => break 'frames,
                     Err(_) => b.snooze(),
                 }
             }

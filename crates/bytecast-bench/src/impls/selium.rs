@@ -91,7 +91,7 @@ pub(crate) fn selium(ctx: &Ctx) -> AsyncRun {
             tokio::spawn(async move {
                 let mut seq = 0;
                 let mut pacer = Pacer::default();
-                while !stop.is_set() {
+                while !stop.done(seq) {
                     stamp(&mut frame, id as u32, seq);
                     if s.overload {
                         match w.write(&frame).await.expect("write") {
