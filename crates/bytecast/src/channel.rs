@@ -50,7 +50,9 @@ impl fmt::Debug for Channel {
 pub struct Stats {
     /// Ring size in bytes.
     pub capacity: usize,
-    /// Bytes reserved and not yet released by every strong reader (headers included).
+    /// Bytes reserved and not yet released by every strong reader (headers included). A
+    /// strong reader releases what it read in batches: every `capacity / 16` bytes, and
+    /// whenever it catches up with what is published.
     pub in_use: usize,
     /// Live strong writers.
     pub strong_writers: usize,

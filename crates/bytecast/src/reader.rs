@@ -6,7 +6,7 @@
 //! may stop inside a frame; a frame read then returns the rest of that frame).
 
 use crate::error::ChannelError;
-use crate::frame::{Header, Kind, HEADER};
+use crate::frame::{pos_lt, Header, Kind, HEADER};
 use crate::shared::{Mark, Shared};
 use crate::sync::Arc;
 use alloc::vec;
@@ -45,6 +45,10 @@ pub(crate) struct ReaderCore {
     lost_frames: u64,
     terminated: bool,
     sleeping: bool,
+    /// The published end as last loaded (never past the real one).
+    known_end: usize,
+    /// Log bytes read since the position was last published to the reader's slot.
+    unreleased: usize,
 }
 
 impl fmt::Debug for ReaderCore {
@@ -75,6 +79,8 @@ impl ReaderCore {
             lost_frames: 0,
             terminated: false,
             sleeping: false,
+            known_end: mark.pos,
+            unreleased: 0,
         })
     }
 
@@ -85,7 +91,12 @@ impl ReaderCore {
             if self.terminated || self.shared.is_terminated() {
                 return Err(ChannelError::Terminated);
             }
-            let end = self.shared.published.pos();
+            // `published` is shared and hot: reload it only once the reader has reached the
+            // end it last saw.
+            if !pos_lt(self.mark.pos, self.known_end) {
+                self.known_end = self.shared.published.pos();
+            }
+            let end = self.known_end;
             if self.mark.pos == end {
                 return if self.shared.ended(end) {
                     Err(ChannelError::EndOfStream)
@@ -124,6 +135,19 @@ impl ReaderCore {
             self.mark.payload = self.mark.payload.wrapping_add(len);
         }
         self.offset = 0;
+        // Release in batches: once a sixteenth of the ring has been read, or when the reader
+        // has caught up with the end it knows (so a reader that read everything and then stops
+        // polling never holds space that writers wait for).
+        self.unreleased += footprint;
+        if self.unreleased >= self.shared.capacity() / 16 || self.mark.pos == self.known_end {
+            self.release();
+        }
+    }
+
+    /// Publishes the reader's position: a strong reader's to the writers (and wakes those that
+    /// wait for room), a weak reader's for statistics.
+    fn release(&mut self) {
+        self.unreleased = 0;
         if self.strong {
             self.shared.release_to(self.slot, self.mark);
         } else {
@@ -143,9 +167,11 @@ impl ReaderCore {
             .wrapping_sub(self.offset);
         self.mark = gate;
         self.offset = 0;
+        // The resume mark is at or below `published`: re-read the end from there.
+        self.known_end = self.shared.published.pos();
         self.lost_bytes += bytes as u64;
         self.lost_frames += frames as u64;
-        self.shared.note_position(self.slot, self.mark);
+        self.release();
         if frames == 0 {
             return None;
         }
@@ -250,14 +276,14 @@ impl ReaderCore {
         mut op: impl FnMut(&mut Self) -> Result<Option<T>, ChannelError>,
     ) -> Poll<Result<T, ChannelError>> {
         if let Some(r) = op(self).transpose() {
-            self.shared.wake_reader_done(&mut self.sleeping);
+            self.shared.wake_reader_done(self.slot, &mut self.sleeping);
             return Poll::Ready(r);
         }
         self.shared.readers[self.slot].waker.register(cx.waker());
-        self.shared.sleep_reader(&mut self.sleeping);
+        self.shared.sleep_reader(self.slot, &mut self.sleeping);
         match op(self).transpose() {
             Some(r) => {
-                self.shared.wake_reader_done(&mut self.sleeping);
+                self.shared.wake_reader_done(self.slot, &mut self.sleeping);
                 Poll::Ready(r)
             }
             None => Poll::Pending,
@@ -271,7 +297,7 @@ impl ReaderCore {
     fn terminate(&mut self) {
         if !self.terminated {
             self.terminated = true;
-            self.shared.wake_reader_done(&mut self.sleeping);
+            self.shared.wake_reader_done(self.slot, &mut self.sleeping);
             self.shared.leave_reader(self.slot);
         }
     }

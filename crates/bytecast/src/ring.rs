@@ -81,6 +81,21 @@ impl Ring {
         self.word(idx).load(Relaxed).to_ne_bytes()
     }
 
+    /// Stores `src` (a whole number of words) from byte index `idx`: the bulk of a payload, one
+    /// bounds check for the whole run.
+    #[inline]
+    pub(crate) fn store_words(&self, idx: usize, src: &[u8]) {
+        debug_assert_eq!(idx % WORD, 0, "RING-ALIGN");
+        debug_assert_eq!(src.len() % WORD, 0);
+        let words = &self.words[idx / WORD..][..src.len() / WORD];
+        for (word, chunk) in words.iter().zip(src.chunks_exact(WORD)) {
+            let mut w = [0u8; WORD];
+            w.copy_from_slice(chunk);
+            // ORDERING: Relaxed; as in `store_word`.
+            word.store(usize::from_ne_bytes(w), Relaxed);
+        }
+    }
+
     /// Writes 8 bytes at `idx` (a frame header).
     pub(crate) fn store_u64(&self, idx: usize, value: [u8; 8]) {
         for (i, chunk) in value.chunks_exact(WORD).enumerate() {
@@ -176,14 +191,10 @@ impl WordWriter {
                 self.filled = 0;
             }
         }
-        let mut chunks = src.chunks_exact(WORD);
-        for chunk in &mut chunks {
-            let mut w = [0u8; WORD];
-            w.copy_from_slice(chunk);
-            ring.store_word(self.idx, w);
-            self.idx += WORD;
-        }
-        let rest = chunks.remainder();
+        let whole = src.len() - src.len() % WORD;
+        ring.store_words(self.idx, &src[..whole]);
+        self.idx += whole;
+        let rest = &src[whole..];
         if !rest.is_empty() {
             self.partial = [0; WORD];
             self.partial[..rest.len()].copy_from_slice(rest);

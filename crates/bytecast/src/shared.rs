@@ -131,6 +131,8 @@ impl MarkCell {
 pub(crate) struct WriterSlot {
     /// Start of the reservation this writer is making or holds, or [`IDLE`].
     open: AtomicUsize,
+    /// Set while the strong writer holding this slot sleeps: wakers wake only such slots.
+    asleep: AtomicBool,
     /// Woken when space, a slot, or a state change may let this writer go on.
     pub(crate) waker: WakerCell,
 }
@@ -145,6 +147,8 @@ pub(crate) struct ReaderSlot {
     /// Weak readers' loss counters (statistics).
     lost_bytes: AtomicUsize,
     lost_frames: AtomicUsize,
+    /// Set while the reader holding this slot sleeps: wakers wake only such slots.
+    asleep: AtomicBool,
     pub(crate) waker: WakerCell,
 }
 
@@ -218,13 +222,52 @@ pub(crate) struct Shared {
     weak_readers: AtomicUsize,
     dropped_frames: AtomicUsize,
     /// Weak writers waiting for a free writer slot (rare path; may lock).
-    slot_waiters: SpinMutex<Vec<Waker>>,
-    slot_waiter_count: AtomicUsize,
+    slot_waiters: WaiterList,
+    /// Weak writers waiting for space (they give their slot back while they wait).
+    space_waiters: WaiterList,
     /// The first record start published in each of [`HISTORY`] segments of the ring, with its
     /// counts: where a lapped weak reader can resume close to the oldest intact frame.
     history: Box<[MarkCell]>,
     /// One past the highest reader slot ever used (scans stop there); under the gate lock.
     reader_hwm: AtomicUsize,
+}
+
+/// Wakers of weak writers that wait without holding a writer slot (rare path; may lock).
+/// Registration deduplicates by `will_wake`, so re-polling does not pile wakers up.
+#[derive(Debug, Default)]
+pub(crate) struct WaiterList {
+    wakers: SpinMutex<Vec<Waker>>,
+    /// `wakers.len()`, readable without the lock.
+    count: AtomicUsize,
+}
+
+impl WaiterList {
+    /// Adds `waker`; the caller then issues a SeqCst fence (`sleep_writer`) and re-checks.
+    fn register(&self, waker: &Waker) {
+        self.wakers.with(|v| {
+            if !v.iter().any(|w| w.will_wake(waker)) {
+                v.push(waker.clone());
+            }
+            // ORDERING: Relaxed; ordered before the caller's re-check by its SeqCst fence.
+            self.count.store(v.len(), Relaxed);
+        });
+    }
+
+    /// Wakes and removes every registered waker; the caller fenced (SeqCst) after publishing
+    /// what they wait for.
+    fn wake_all(&self) {
+        // ORDERING: Relaxed; ordered after the caller's publication by its SeqCst fence.
+        if self.count.load(Relaxed) > 0 {
+            let waiting = self.wakers.with(|v| {
+                // ORDERING: Relaxed; written under the lock.
+                self.count.store(0, Relaxed);
+                core::mem::take(v)
+            });
+            for w in waiting {
+                w.wake();
+            }
+        }
+    }
 }
 
 /// Segments of the ring that keep a resume mark for lapped weak readers.
@@ -268,6 +311,7 @@ impl Shared {
                 .map(|_| {
                     CachePadded::new(WriterSlot {
                         open: AtomicUsize::new(IDLE),
+                        asleep: AtomicBool::new(false),
                         waker: WakerCell::new(),
                     })
                 })
@@ -279,6 +323,7 @@ impl Shared {
                         mark: MarkCell::default(),
                         lost_bytes: AtomicUsize::new(0),
                         lost_frames: AtomicUsize::new(0),
+                        asleep: AtomicBool::new(false),
                         waker: WakerCell::new(),
                     })
                 })
@@ -290,8 +335,8 @@ impl Shared {
             strong_readers: AtomicUsize::new(0),
             weak_readers: AtomicUsize::new(0),
             dropped_frames: AtomicUsize::new(0),
-            slot_waiters: SpinMutex::default(),
-            slot_waiter_count: AtomicUsize::new(0),
+            slot_waiters: WaiterList::default(),
+            space_waiters: WaiterList::default(),
             history: (0..HISTORY)
                 .map(|_| {
                     MarkCell::new(Mark {
@@ -403,14 +448,41 @@ impl Shared {
         // ORDERING: Relaxed (both); ordered after the caller's publication by its SeqCst fence,
         // which pairs with the fences in `sleep_reader` and `sleep_writer`.
         if self.reader_sleepers.load(Relaxed) > 0 {
-            for r in self.readers.iter() {
-                r.waker.wake();
-            }
+            self.wake_sleeping_readers();
         }
         // ORDERING: Relaxed; as above.
         if self.writer_sleepers.load(Relaxed) > 0 {
-            self.wake_all_writers();
+            self.wake_sleeping_writers();
         }
+    }
+
+    /// Wakes the readers whose `asleep` flag is set (stored before their SeqCst fence, so the
+    /// caller's fence makes it visible as it does the counter).
+    fn wake_sleeping_readers(&self) {
+        for r in &self.readers[..self.reader_hwm()] {
+            // ORDERING: Relaxed; ordered by the fences of the Dekker pair (see caller).
+            if r.asleep.load(Relaxed) {
+                r.waker.wake();
+            }
+        }
+    }
+
+    /// Wakes the strong writers whose `asleep` flag is set, and the slot-waiter list.
+    fn wake_sleeping_writers(&self) {
+        let bits = usize::BITS as usize;
+        for (wi, word) in self.writer_bits.iter().enumerate() {
+            // ORDERING: Relaxed; a sleeping strong writer's claim happened before its fence.
+            let mut set = word.load(Relaxed);
+            while set != 0 {
+                let w = &self.writers[wi * bits + set.trailing_zeros() as usize];
+                set &= set - 1;
+                // ORDERING: Relaxed; ordered by the fences of the Dekker pair (see caller).
+                if w.asleep.load(Relaxed) {
+                    w.waker.wake();
+                }
+            }
+        }
+        self.wake_slot_waiters();
     }
 
     /// Wakes readers if any sleeps. Call after publishing what they wait for.
@@ -419,9 +491,7 @@ impl Shared {
         // ORDERING: Relaxed; the SeqCst fence above pairs with the one in `sleep_reader`
         // (Dekker: either the sleeper sees our progress or we see the sleeper).
         if self.reader_sleepers.load(Relaxed) > 0 {
-            for r in self.readers.iter() {
-                r.waker.wake();
-            }
+            self.wake_sleeping_readers();
         }
     }
 
@@ -430,14 +500,16 @@ impl Shared {
         fence(SeqCst);
         // ORDERING: Relaxed; the SeqCst fence above pairs with the one in `sleep_writer`.
         if self.writer_sleepers.load(Relaxed) > 0 {
-            self.wake_all_writers();
+            self.wake_sleeping_writers();
         }
     }
 
     /// Counts a reader as sleeping (its waker already registered) and fences, so the caller's
     /// re-check cannot miss progress published before a waker check.
-    pub(crate) fn sleep_reader(&self, already: &mut bool) {
+    pub(crate) fn sleep_reader(&self, slot: usize, already: &mut bool) {
         if !*already {
+            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
+            self.readers[slot].asleep.store(true, Relaxed);
             // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
             self.reader_sleepers.fetch_add(1, Relaxed);
             *already = true;
@@ -445,15 +517,23 @@ impl Shared {
         fence(SeqCst);
     }
 
-    pub(crate) fn wake_reader_done(&self, sleeping: &mut bool) {
+    pub(crate) fn wake_reader_done(&self, slot: usize, sleeping: &mut bool) {
         if core::mem::take(sleeping) {
+            // ORDERING: Relaxed; a stale `true` costs one spurious wake.
+            self.readers[slot].asleep.store(false, Relaxed);
             // ORDERING: Relaxed; a counter only (a stale value costs one spurious wake scan).
             self.reader_sleepers.fetch_sub(1, Relaxed);
         }
     }
 
-    pub(crate) fn sleep_writer(&self, already: &mut bool) {
+    /// `slot`: the strong writer's own slot (its waker is registered there), or `None` for a
+    /// weak writer registered on the slot-waiter list.
+    pub(crate) fn sleep_writer(&self, slot: Option<usize>, already: &mut bool) {
         if !*already {
+            if let Some(s) = slot {
+                // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
+                self.writers[s].asleep.store(true, Relaxed);
+            }
             // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
             self.writer_sleepers.fetch_add(1, Relaxed);
             *already = true;
@@ -461,8 +541,12 @@ impl Shared {
         fence(SeqCst);
     }
 
-    pub(crate) fn wake_writer_done(&self, sleeping: &mut bool) {
+    pub(crate) fn wake_writer_done(&self, slot: Option<usize>, sleeping: &mut bool) {
         if core::mem::take(sleeping) {
+            if let Some(s) = slot {
+                // ORDERING: Relaxed; a stale `true` costs one spurious wake.
+                self.writers[s].asleep.store(false, Relaxed);
+            }
             // ORDERING: Relaxed; a counter only.
             self.writer_sleepers.fetch_sub(1, Relaxed);
         }
@@ -505,20 +589,20 @@ impl Shared {
         let bits = usize::BITS as usize;
         // ORDERING: Release; the slot is IDLE before it is handed to the next owner.
         self.writer_bits[i / bits].fetch_and(!(1 << (i % bits)), Release);
-        self.wake_writers();
+        // A freed slot matters only to writers waiting for a slot (space waiters are woken by
+        // publication and releases, not here: a weak writer that gives its slot back after
+        // finding no room must not wake itself).
+        fence(SeqCst);
+        self.slot_waiters.wake_all();
     }
 
-    /// Registers `waker` to be woken when a writer slot is freed, then fences so the caller's
-    /// re-try of `claim_writer_slot` cannot miss a release.
-    pub(crate) fn wait_for_slot(&self, waker: &Waker) {
-        self.slot_waiters.with(|v| {
-            if !v.iter().any(|w| w.will_wake(waker)) {
-                v.push(waker.clone());
-            }
-            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence that the
-            // caller issues next (`sleep_writer`).
-            self.slot_waiter_count.store(v.len(), Relaxed);
-        });
+    /// Registers a weak writer's waker: for a free slot (`for_slot`) or for space.
+    pub(crate) fn wait_without_slot(&self, waker: &Waker, for_slot: bool) {
+        if for_slot {
+            self.slot_waiters.register(waker);
+        } else {
+            self.space_waiters.register(waker);
+        }
     }
 
     /// Wakes every writer waiting on a slot's waker or on the slot-waiter list.
@@ -526,17 +610,13 @@ impl Shared {
         for w in self.writers.iter() {
             w.waker.wake();
         }
-        // ORDERING: Relaxed; the callers fenced (SeqCst) after publishing what writers wait for.
-        if self.slot_waiter_count.load(Relaxed) > 0 {
-            let waiting = self.slot_waiters.with(|v| {
-                // ORDERING: Relaxed; written under the lock.
-                self.slot_waiter_count.store(0, Relaxed);
-                core::mem::take(v)
-            });
-            for w in waiting {
-                w.wake();
-            }
-        }
+        self.wake_slot_waiters();
+    }
+
+    /// Wakes the weak writers waiting without a slot, for space or for a slot.
+    fn wake_slot_waiters(&self) {
+        self.space_waiters.wake_all();
+        self.slot_waiters.wake_all();
     }
 
     pub(crate) fn add_writer(&self, strong: bool) {

@@ -25,6 +25,10 @@ pub(crate) struct WriterCore {
     last_slot: Option<usize>,
     terminated: bool,
     sleeping: bool,
+    /// The slot whose `asleep` flag this writer set while sleeping (strong writers).
+    sleep_slot: Option<usize>,
+    /// Weak: the last attempt failed for want of a slot (not of space).
+    waiting_for_slot: bool,
 }
 
 impl fmt::Debug for WriterCore {
@@ -55,6 +59,8 @@ impl WriterCore {
             last_slot: Some(slot),
             terminated: false,
             sleeping: false,
+            sleep_slot: None,
+            waiting_for_slot: false,
         })
     }
 
@@ -96,6 +102,7 @@ impl WriterCore {
         let drop_mode = self.shared.backpressure == Backpressure::Drop;
         // A weak writer holds nothing while it is not writing a frame, waiting included.
         self.release_weak_slot();
+        self.waiting_for_slot = why == NoRoom::NoSlot;
         match why {
             NoRoom::Closed(e) => Err(e),
             NoRoom::Full | NoRoom::NoSlot if drop_mode => {
@@ -121,19 +128,27 @@ impl WriterCore {
         len: usize,
     ) -> Poll<Result<Reservation, ChannelError>> {
         if let Some(r) = self.try_reserve(len).transpose() {
-            self.shared.wake_writer_done(&mut self.sleeping);
+            self.shared
+                .wake_writer_done(self.sleep_slot, &mut self.sleeping);
             return Poll::Ready(r);
         }
         // A strong writer waits on its slot's waker; a weak writer (which holds no slot while
         // waiting) on the shared waiter list. Both count as sleeping writers.
         match self.slot {
             Some(s) => self.shared.writers[s].waker.register(cx.waker()),
-            None => self.shared.wait_for_slot(cx.waker()),
+            None => self
+                .shared
+                .wait_without_slot(cx.waker(), self.waiting_for_slot),
         }
-        self.shared.sleep_writer(&mut self.sleeping);
+        if !self.sleeping {
+            self.sleep_slot = self.slot;
+        }
+        self.shared
+            .sleep_writer(self.sleep_slot, &mut self.sleeping);
         match self.try_reserve(len).transpose() {
             Some(r) => {
-                self.shared.wake_writer_done(&mut self.sleeping);
+                self.shared
+                    .wake_writer_done(self.sleep_slot, &mut self.sleeping);
                 Poll::Ready(r)
             }
             None => Poll::Pending,
@@ -211,7 +226,8 @@ impl WriterCore {
 
     /// Gives back the slot and the writer count (once).
     fn leave(&mut self) {
-        self.shared.wake_writer_done(&mut self.sleeping);
+        self.shared
+            .wake_writer_done(self.sleep_slot, &mut self.sleeping);
         if let Some(s) = self.slot.take() {
             self.shared.release_writer_slot(s);
         }
@@ -501,6 +517,8 @@ impl WeakWriter {
                 last_slot: None,
                 terminated: false,
                 sleeping: false,
+                sleep_slot: None,
+                waiting_for_slot: false,
             },
         }
     }

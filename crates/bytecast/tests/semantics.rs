@@ -1572,16 +1572,26 @@ fn stats_report_capacity_handle_counts_and_published_totals() {
 
 #[test]
 fn stats_in_use_falls_when_strong_readers_release() {
-    // `Stats::in_use`: "Bytes reserved and not yet released by every strong reader".
+    // `Stats::in_use`: "Bytes reserved and not yet released by every strong reader". A strong
+    // reader releases in batches: every capacity/16 bytes read (64 here), and when it catches
+    // up with the published end.
     let chan = Channel::new(1024);
     let mut w = chan.new_strong_writer();
     let mut r = chan.new_strong_reader();
-    for i in 0..3 {
+    for i in 0..6 {
         w.try_write(&payload(i, 8)).unwrap().unwrap();
     }
-    assert_eq!(chan.stats().in_use, 48);
+    assert_eq!(chan.stats().in_use, 96);
     r.try_read_frame(64).unwrap().unwrap();
-    assert_eq!(chan.stats().in_use, 32, "one 16-byte record released");
+    assert_eq!(
+        chan.stats().in_use,
+        96,
+        "16 bytes read: below the batch, not yet released"
+    );
+    for _ in 0..3 {
+        r.try_read_frame(64).unwrap().unwrap();
+    }
+    assert_eq!(chan.stats().in_use, 32, "64 bytes read: one batch released");
     read_all_strong(&mut r);
     assert_eq!(chan.stats().in_use, 0, "everything released");
 }

@@ -64,13 +64,9 @@ fn frame(tag: u8, len: usize) -> Vec<u8> {
 /// wake itself (nor every other waiting writer) each time it returns `Pending`; an executor
 /// would poll it in a busy loop at 100% CPU until space frees.
 ///
-/// Fails until the core is fixed: `WriterCore::poll_reserve` (writer.rs) re-checks with
-/// `try_reserve`, which claims a writer slot for the weak writer, finds no space, and gives
-/// the slot back through `Shared::release_writer_slot` (shared.rs); that calls
-/// `wake_writers`, which (the writer itself being counted in `writer_sleepers` by
-/// `sleep_writer` just before) runs `wake_all_writers`: it drains the slot-waiter list, where
-/// the weak writer had just registered its own waker, and wakes every strong writer's slot
-/// waker too.
+/// Fixed in the core: a weak writer waiting for space registers on its own waiter list, and
+/// giving back a writer slot (`Shared::release_writer_slot`) wakes only writers waiting for a
+/// slot.
 #[test]
 fn weak_writer_waiting_for_space_never_wakes_itself_or_other_writers() {
     let chan = Channel::new(64);
