@@ -126,7 +126,7 @@ mod rules {
             .collect()
     }
 
-    /// Lines with `todo!(`, `unimplemented!(` or `#[ignore`.
+    /// Lines with a placeholder macro (`todo`, `unimplemented`) or an ignore attribute.
     pub(super) fn placeholders(text: &str) -> Vec<usize> {
         let lines = lines(text);
         code_lines(&lines)
