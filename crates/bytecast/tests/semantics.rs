@@ -9,64 +9,19 @@ use bytecast::{
     WeakWriter, MAX_CAPACITY, MIN_CAPACITY,
 };
 use futures::executor::block_on;
-use futures::task::{noop_waker, waker, ArcWake};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Waker};
+use futures::task::noop_waker;
+use std::task::{Context, Poll};
 use std::thread;
-use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-/// How long a test may run before it counts as hung. Miri's clock is virtual and advances
-/// with interpretation work (a correct two-thread test takes "seconds" there), and Miri itself
-/// reports a real deadlock, so it gets a longer budget.
-const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{counting_waker, guarded};
 
 /// Loop counts, scaled down under Miri.
 const N: usize = if cfg!(miri) { 50 } else { 5_000 };
-
-/// Runs `f` on its own thread and fails (instead of hanging) if it does not finish within [`WATCHDOG`].
-fn guarded<F: FnOnce() + Send + 'static>(what: &str, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => handle.join().expect("test thread"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{what}: did not finish within {WATCHDOG:?} (hang: lost wake-up or deadlock)")
-        }
-    }
-}
-
-/// A waker that counts how often it was woken.
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl ArcWake for Counter {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.fetch_add(1, SeqCst);
-    }
-}
-
-impl Counter {
-    fn count(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-fn counting_waker() -> (Arc<Counter>, Waker) {
-    let c = Arc::new(Counter::default());
-    (c.clone(), waker(c))
-}
 
 /// Distinct, recognisable payload for frame number `tag`.
 fn payload(tag: usize, len: usize) -> Vec<u8> {
