@@ -25,7 +25,9 @@ use crate::config::{max_frame_len, Backpressure};
 use crate::error::ChannelError;
 use crate::frame::{pos_lt, Header, Kind, Placement};
 use crate::ring::{Ring, WordWriter};
-use crate::sync::{fence, spin_hint, AtomicBool, AtomicUsize, CachePadded, SpinMutex, WakerCell};
+use crate::sync::{
+    fence, spin_hint, wake_each, AtomicBool, AtomicUsize, CachePadded, SpinMutex, WakerCell,
+};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
@@ -263,9 +265,7 @@ impl WaiterList {
                 self.count.store(0, Relaxed);
                 core::mem::take(v)
             });
-            for w in waiting {
-                w.wake();
-            }
+            wake_each(waiting.into_iter(), Waker::wake);
         }
     }
 }
@@ -436,10 +436,11 @@ impl Shared {
 
     fn wake_all(&self) {
         fence(SeqCst);
-        self.wake_all_writers();
-        for r in self.readers.iter() {
-            r.waker.wake();
-        }
+        // Writers, then readers; a panicking waker does not stop the rest (`wake_each`).
+        wake_each(0..2, |part| match part {
+            0 => self.wake_all_writers(),
+            _ => wake_each(self.readers.iter(), |r| r.waker.wake()),
+        });
     }
 
     /// Wakes sleeping readers and writers; the caller has just issued a SeqCst fence after
@@ -447,42 +448,54 @@ impl Shared {
     fn wake_sleepers_after_fence(&self) {
         // ORDERING: Relaxed (both); ordered after the caller's publication by its SeqCst fence,
         // which pairs with the fences in `sleep_reader` and `sleep_writer`.
-        if self.reader_sleepers.load(Relaxed) > 0 {
-            self.wake_sleeping_readers();
-        }
+        let readers = self.reader_sleepers.load(Relaxed) > 0;
         // ORDERING: Relaxed; as above.
-        if self.writer_sleepers.load(Relaxed) > 0 {
-            self.wake_sleeping_writers();
-        }
+        let writers = self.writer_sleepers.load(Relaxed) > 0;
+        // Both, even if a waker of the first panics (`wake_each`).
+        wake_each(0..2, |part| match part {
+            0 if readers => self.wake_sleeping_readers(),
+            1 if writers => self.wake_sleeping_writers(),
+            _ => {}
+        });
     }
 
     /// Wakes the readers whose `asleep` flag is set (stored before their SeqCst fence, so the
     /// caller's fence makes it visible as it does the counter).
     fn wake_sleeping_readers(&self) {
-        for r in &self.readers[..self.reader_hwm()] {
-            // ORDERING: Relaxed; ordered by the fences of the Dekker pair (see caller).
-            if r.asleep.load(Relaxed) {
-                r.waker.wake();
-            }
-        }
+        wake_each(
+            self.readers[..self.reader_hwm()]
+                .iter()
+                // ORDERING: Relaxed; ordered by the fences of the Dekker pair (see caller).
+                .filter(|r| r.asleep.load(Relaxed)),
+            |r| r.waker.wake(),
+        );
     }
 
     /// Wakes the strong writers whose `asleep` flag is set, and the slot-waiter list.
     fn wake_sleeping_writers(&self) {
         let bits = usize::BITS as usize;
-        for (wi, word) in self.writer_bits.iter().enumerate() {
+        let claimed = self.writer_bits.iter().enumerate().flat_map(|(wi, word)| {
             // ORDERING: Relaxed; a sleeping strong writer's claim happened before its fence.
             let mut set = word.load(Relaxed);
-            while set != 0 {
-                let w = &self.writers[wi * bits + set.trailing_zeros() as usize];
-                set &= set - 1;
-                // ORDERING: Relaxed; ordered by the fences of the Dekker pair (see caller).
-                if w.asleep.load(Relaxed) {
-                    w.waker.wake();
-                }
-            }
-        }
-        self.wake_slot_waiters();
+            core::iter::from_fn(move || {
+                (set != 0).then(|| {
+                    let i = wi * bits + set.trailing_zeros() as usize;
+                    set &= set - 1;
+                    i
+                })
+            })
+        });
+        // The sleeping strong writers, then the waiter lists (`None`), all of them even if a
+        // waker panics (`wake_each`).
+        let slots = claimed
+            .map(|i| &self.writers[i])
+            // ORDERING: Relaxed; ordered by the fences of the Dekker pair (see caller).
+            .filter(|w| w.asleep.load(Relaxed))
+            .map(Some);
+        wake_each(slots.chain([None]), |w| match w {
+            Some(w) => w.waker.wake(),
+            None => self.wake_slot_waiters(),
+        });
     }
 
     /// Wakes readers if any sleeps. Call after publishing what they wait for.
@@ -607,16 +620,17 @@ impl Shared {
 
     /// Wakes every writer waiting on a slot's waker or on the slot-waiter list.
     fn wake_all_writers(&self) {
-        for w in self.writers.iter() {
-            w.waker.wake();
-        }
-        self.wake_slot_waiters();
+        wake_each(self.writers.iter().map(Some).chain([None]), |w| match w {
+            Some(w) => w.waker.wake(),
+            None => self.wake_slot_waiters(),
+        });
     }
 
     /// Wakes the weak writers waiting without a slot, for space or for a slot.
     fn wake_slot_waiters(&self) {
-        self.space_waiters.wake_all();
-        self.slot_waiters.wake_all();
+        wake_each([&self.space_waiters, &self.slot_waiters].into_iter(), |l| {
+            l.wake_all()
+        });
     }
 
     pub(crate) fn add_writer(&self, strong: bool) {
@@ -824,9 +838,12 @@ impl Shared {
         }
     }
 
-    /// Holds the baton: publishes every finished record, then parks the baton and re-checks.
+    /// Holds the baton: publishes every finished record, then parks the baton and re-checks;
+    /// wakes sleepers once at the end (after the re-checks, so that a panicking waker cannot
+    /// leave a finished record unpublished).
     fn run_publisher(&self) {
         let mut mark = self.published.read();
+        let mut advanced = false;
         loop {
             let limit = self.unfinished_from(mark.pos);
             let start = mark.pos;
@@ -840,22 +857,19 @@ impl Shared {
                 }
                 mark.pos = mark.pos.wrapping_add(h.footprint());
             }
-            let advanced = mark.pos != start;
-            if advanced {
+            if mark.pos != start {
                 self.published.write(mark);
+                advanced = true;
             }
             // ORDERING: Release; parks the baton; the CASes that take it are SeqCst RMWs and
             // read this store; the Dekker with `baton_check` goes through the fence below.
             self.baton.store(mark.pos, Release);
             // One fence for three Dekker pairs: sleeping readers (they wait for `published`),
             // sleeping writers (`published` bounds the gate), and `baton_check` (park, fence,
-            // then re-scan the slots).
+            // then re-scan the slots). The last iteration's fence follows every publication.
             fence(SeqCst);
-            if advanced {
-                self.wake_sleepers_after_fence();
-            }
             if self.unfinished_from(mark.pos) == mark.pos {
-                return;
+                break;
             }
             // ORDERING: SeqCst; someone else may have taken the parked baton meanwhile.
             if self
@@ -863,8 +877,11 @@ impl Shared {
                 .compare_exchange(mark.pos, HELD, SeqCst, SeqCst)
                 .is_err()
             {
-                return;
+                break;
             }
+        }
+        if advanced {
+            self.wake_sleepers_after_fence();
         }
     }
 

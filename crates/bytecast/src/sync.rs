@@ -98,3 +98,27 @@ impl<T> SpinMutex<T> {
         f(&mut self.0.lock().unwrap())
     }
 }
+
+/// Calls `wake` on every item of `items`, even if one call panics (a user's `Waker` may): a
+/// guard wakes the remaining items while the panic unwinds, then the panic goes on to the
+/// caller. So one panicking waker never strands the tasks after it (finding R2 in
+/// `docs/reliability.md`). A second panic while unwinding aborts the process, as any panic in a
+/// `Drop` during unwinding does.
+pub(crate) fn wake_each<I: Iterator>(items: I, wake: impl FnMut(I::Item)) {
+    struct Rest<I: Iterator, F: FnMut(I::Item)> {
+        items: I,
+        wake: F,
+    }
+    impl<I: Iterator, F: FnMut(I::Item)> Drop for Rest<I, F> {
+        fn drop(&mut self) {
+            // Empty after a normal loop; the remainder after a panic.
+            for item in &mut self.items {
+                (self.wake)(item);
+            }
+        }
+    }
+    let mut rest = Rest { items, wake };
+    for item in rest.items.by_ref() {
+        (rest.wake)(item);
+    }
+}

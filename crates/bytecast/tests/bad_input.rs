@@ -491,30 +491,108 @@ fn panicking_writer_waker_propagates_to_the_reader_and_the_channel_stays_usable(
 }
 
 /// terminate() with a parked task whose waker panics: terminate() panics, the channel is
-/// terminated all the same, and tasks parked later on are woken by their own re-poll.
+/// terminated all the same, and every other parked task is woken anyway (finding R2: the wake
+/// loop finishes while the panic unwinds), whatever their slot order.
 #[test]
 fn panicking_waker_during_terminate_propagates_and_the_channel_is_terminated() {
+    // Two parked readers, the panicking waker in the first or the last slot.
+    for bomb_first in [true, false] {
+        let chan = Channel::new(64);
+        let mut a = chan.new_strong_reader();
+        let mut b = chan.new_strong_reader();
+        let (cb, wkb) = counting_waker();
+        let (first, second) = if bomb_first {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        assert!(first
+            .poll_read_frame(&mut Context::from_waker(&bomb()), 64)
+            .is_pending());
+        assert!(second
+            .poll_read_frame(&mut Context::from_waker(&wkb), 64)
+            .is_pending());
+        let c2 = chan.clone();
+        assert!(catch_unwind(AssertUnwindSafe(|| c2.terminate())).is_err());
+        assert!(chan.is_terminated());
+        assert!(
+            cb.0.load(SeqCst) >= 1,
+            "the other reader was woken despite the panic"
+        );
+        assert_eq!(a.try_read_frame(64), Err(ChannelError::Terminated));
+        assert_eq!(
+            b.poll_read_frame(&mut Context::from_waker(&wkb), 64),
+            Poll::Ready(Err(ChannelError::Terminated))
+        );
+    }
+    // Two writers parked on a full ring (the panicking waker is the first writer's) and a
+    // caught-up weak reader: the second writer and the reader are woken all the same.
     let chan = Channel::new(64);
-    let mut a = chan.new_strong_reader();
-    let mut b = chan.new_strong_reader();
-    assert!(a
-        .poll_read_frame(&mut Context::from_waker(&bomb()), 64)
+    let _holder = chan.new_strong_reader(); // reads nothing: the ring fills
+    let mut weak = chan.new_weak_reader();
+    let mut w1 = chan.new_strong_writer();
+    let mut w2 = chan.new_strong_writer();
+    assert_eq!(w1.try_write(&[1; 24]), Ok(Some(24)));
+    assert_eq!(w2.try_write(&[2; 24]), Ok(Some(24)));
+    while weak.try_read_frame(64).unwrap().is_some() {}
+    let (cw, wkw) = counting_waker();
+    let (cr, wkr) = counting_waker();
+    assert!(weak
+        .poll_read_frame(&mut Context::from_waker(&wkr), 64)
         .is_pending());
-    let (cb, wkb) = counting_waker();
-    assert!(b
-        .poll_read_frame(&mut Context::from_waker(&wkb), 64)
+    assert!(w1
+        .poll_write(&mut Context::from_waker(&bomb()), &[3; 24])
+        .is_pending());
+    assert!(w2
+        .poll_write(&mut Context::from_waker(&wkw), &[4; 24])
         .is_pending());
     let c2 = chan.clone();
     assert!(catch_unwind(AssertUnwindSafe(|| c2.terminate())).is_err());
-    assert!(chan.is_terminated());
-    assert_eq!(a.try_read_frame(64), Err(ChannelError::Terminated));
-    // `b` registered after `a` (slot order): whether it was woken before the panic depends on
-    // the slot order; a re-poll always sees the termination.
-    let _ = cb;
+    assert!(
+        cw.0.load(SeqCst) >= 1,
+        "the second writer was woken despite the panic"
+    );
+    assert!(
+        cr.0.load(SeqCst) >= 1,
+        "the reader was woken despite the panic"
+    );
     assert_eq!(
-        b.poll_read_frame(&mut Context::from_waker(&wkb), 64),
+        w2.poll_write(&mut Context::from_waker(&wkw), &[4; 24]),
         Poll::Ready(Err(ChannelError::Terminated))
     );
+}
+
+/// A publication that wakes a reader whose waker panics still wakes the other sleeping reader,
+/// and the frame is published for both (finding R2, publication side).
+#[test]
+fn panicking_waker_during_publication_still_wakes_the_other_readers() {
+    let chan = Channel::new(256);
+    let mut a = chan.new_strong_reader();
+    let mut b = chan.new_strong_reader();
+    let mut w = chan.new_strong_writer();
+    let (cb, wkb) = counting_waker();
+    assert!(a
+        .poll_read_frame(&mut Context::from_waker(&bomb()), 64)
+        .is_pending());
+    assert!(b
+        .poll_read_frame(&mut Context::from_waker(&wkb), 64)
+        .is_pending());
+    let res = catch_unwind(AssertUnwindSafe(|| w.try_write(&[7; 10])));
+    assert!(
+        res.is_err(),
+        "the waker's panic reaches the writer that woke it"
+    );
+    assert!(
+        cb.0.load(SeqCst) >= 1,
+        "the second reader was woken despite the panic"
+    );
+    assert_eq!(
+        b.poll_read_frame(&mut Context::from_waker(&wkb), 64),
+        Poll::Ready(Ok((1, vec![7; 10])))
+    );
+    assert_eq!(a.try_read_frame(64), Ok(Some((1, vec![7; 10]))));
+    assert_eq!(w.try_write(&[8; 10]), Ok(Some(10)), "the channel goes on");
+    assert_eq!(b.try_read_frame(64), Ok(Some((1, vec![8; 10]))));
 }
 
 // ---------------------------------------------------------------------------------------------
