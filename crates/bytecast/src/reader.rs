@@ -8,11 +8,16 @@
 use crate::error::ChannelError;
 use crate::frame::{pos_lt, Header, Kind, HEADER};
 use crate::shared::{Mark, Shared};
-use crate::sync::Arc;
+use crate::sync::{spin_hint, Arc};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 use core::task::{Context, Poll};
+
+/// How many times a reader that found nothing spins (a `spin_loop` hint and one load of the
+/// published end each, about a microsecond in all) before it parks. Bounded, so an async task
+/// never holds its executor thread longer than that; none under loom, to keep the models small.
+const SPIN_BEFORE_PARK: usize = if cfg!(loom) { 0 } else { 64 };
 
 /// Where a new reader starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -279,6 +284,15 @@ impl ReaderCore {
             self.shared.wake_reader_done(self.slot, &mut self.sleeping);
             return Poll::Ready(r);
         }
+        // A writer is often a few hundred nanoseconds from publishing: wait that long before
+        // paying for a park (waker registration, a SeqCst fence, and the writer's wake-up
+        // through the executor, usually a futex syscall on each side).
+        if self.spin_for_progress() {
+            if let Some(r) = op(self).transpose() {
+                self.shared.wake_reader_done(self.slot, &mut self.sleeping);
+                return Poll::Ready(r);
+            }
+        }
         self.shared.readers[self.slot].waker.register(cx.waker());
         self.shared.sleep_reader(self.slot, &mut self.sleeping);
         match op(self).transpose() {
@@ -288,6 +302,18 @@ impl ReaderCore {
             }
             None => Poll::Pending,
         }
+    }
+
+    /// Spins up to [`SPIN_BEFORE_PARK`] times for a publication past the reader's position (or
+    /// the end of the channel); `true` if one came.
+    fn spin_for_progress(&self) -> bool {
+        for _ in 0..SPIN_BEFORE_PARK {
+            spin_hint();
+            if self.shared.published.pos() != self.mark.pos || self.shared.is_terminated() {
+                return true;
+            }
+        }
+        false
     }
 
     fn lag(&self) -> u64 {

@@ -36,8 +36,13 @@ use core::task::Waker;
 /// Value of a writer slot's `open` when it has no reservation in flight. Positions are multiples
 /// of 8, so an odd value is never a position.
 const IDLE: usize = 1;
-/// Value of `baton` while some thread holds it. Parked values are positions (multiples of 8).
+/// Value of `baton` while some thread holds it, or while the baton is parked in `reserve`.
+/// Parked values are positions (multiples of 8).
 const HELD: usize = 3;
+/// Bit of `reserve` set while the publication baton is parked there: nothing is reserved past
+/// `published`, and the next reservation takes the baton with its CAS. Positions are multiples
+/// of 8, so the bit is never part of one.
+const PARKED: usize = 1;
 
 const OPEN: usize = 0;
 const DRAINING: usize = 1;
@@ -175,6 +180,8 @@ pub(crate) struct Reservation {
     pub(crate) start: usize,
     pub(crate) placement: Placement,
     pub(crate) len: usize,
+    /// The reservation's CAS took the publication baton parked in `reserve`.
+    pub(crate) holds_baton: bool,
 }
 
 impl Reservation {
@@ -299,9 +306,10 @@ impl Shared {
             capacity,
             mask: capacity - 1,
             backpressure,
-            reserve: CachePadded::new(AtomicUsize::new(0)),
+            // The baton starts parked in `reserve`: the first reservation takes it.
+            reserve: CachePadded::new(AtomicUsize::new(PARKED)),
             published: CachePadded::new(MarkCell::default()),
-            baton: CachePadded::new(AtomicUsize::new(0)),
+            baton: CachePadded::new(AtomicUsize::new(HELD)),
             gate: CachePadded::new(MarkCell::default()),
             gate_lock: AtomicBool::new(false),
             state: AtomicUsize::new(OPEN),
@@ -427,7 +435,7 @@ impl Shared {
         (self.is_draining() || no_more_writers)
             // ORDERING: Acquire; pairs with the CAS on `reserve`; if nothing was reserved past
             // `pos`, no record can be published past it.
-            && self.reserve.load(Acquire) == pos
+            && self.reserve.load(Acquire) & !PARKED == pos
             && self.published.pos() == pos
     }
 
@@ -451,12 +459,16 @@ impl Shared {
         let readers = self.reader_sleepers.load(Relaxed) > 0;
         // ORDERING: Relaxed; as above.
         let writers = self.writer_sleepers.load(Relaxed) > 0;
-        // Both, even if a waker of the first panics (`wake_each`).
-        wake_each(0..2, |part| match part {
-            0 if readers => self.wake_sleeping_readers(),
-            1 if writers => self.wake_sleeping_writers(),
-            _ => {}
-        });
+        match (readers, writers) {
+            (false, false) => {}
+            (true, false) => self.wake_sleeping_readers(),
+            (false, true) => self.wake_sleeping_writers(),
+            // Both, even if a waker of the first panics (`wake_each`).
+            (true, true) => wake_each(0..2, |part| match part {
+                0 => self.wake_sleeping_readers(),
+                _ => self.wake_sleeping_writers(),
+            }),
+        }
     }
 
     /// Wakes the readers whose `asleep` flag is set (stored before their SeqCst fence, so the
@@ -670,8 +682,9 @@ impl Shared {
         let open = &self.writers[slot].open;
         let mut announced = None;
         // ORDERING: Relaxed; a first guess, validated by the CAS.
-        let mut r = self.reserve.load(Relaxed);
-        loop {
+        let mut raw = self.reserve.load(Relaxed);
+        let r = loop {
+            let r = raw & !PARKED;
             let placement = Placement::at(self.index(r), len, self.capacity);
             let end = r.wrapping_add(placement.total());
             if pos_lt(self.gate.pos().wrapping_add(self.capacity), end)
@@ -694,12 +707,17 @@ impl Shared {
                 // Moving off an earlier announcement: the baton may be parked on it.
                 self.baton_check(was);
             }
-            // ORDERING: SeqCst on success; pairs with the publisher's SeqCst load of `reserve`.
-            match self.reserve.compare_exchange_weak(r, end, SeqCst, Relaxed) {
-                Ok(_) => break,
-                Err(now) => r = now,
+            // SeqCst on success: pairs with the publisher's Acquire load of `reserve` and, when
+            // it takes a baton parked here, with the publisher's parking CAS (the baton changes
+            // hands in one total order).
+            let reserve = &self.reserve;
+            // ORDERING: SeqCst on success, see above; Relaxed on failure (a retry).
+            let cas = reserve.compare_exchange_weak(raw, end, SeqCst, Relaxed);
+            match cas {
+                Ok(_) => break r,
+                Err(now) => raw = now,
             }
-        }
+        };
         // Fence-based seqlock, writer side: the CAS above is ordered before every store into
         // the reserved bytes, so a weak reader that reads any of them and then fences with
         // Acquire sees the new `reserve` and discards its copy.
@@ -709,6 +727,7 @@ impl Shared {
             start: r,
             placement: Placement::at(self.index(r), len, self.capacity),
             len,
+            holds_baton: raw & PARKED != 0,
         };
         if let Some(e) = self.write_refusal() {
             // Drain or terminate raced the reservation: refuse the frame after all.
@@ -744,7 +763,16 @@ impl Shared {
             }
             None => self.write_header(at, Kind::Aborted, 0, frame - crate::frame::HEADER),
         }
-        self.set_idle(slot, res.start);
+        if res.holds_baton {
+            // This writer took the baton with its reservation (it was parked in `reserve`), so
+            // its record was the first unfinished one: publish directly. Its own slot store is
+            // visible to its own scan.
+            // ORDERING: Release; publishes the headers to later holders' Acquire slot loads.
+            self.writers[slot].open.store(IDLE, Release);
+            self.run_publisher();
+        } else {
+            self.set_idle(slot, res.start);
+        }
     }
 
     fn write_header(&self, pos: usize, kind: Kind, writer: u16, len: usize) {
@@ -806,7 +834,7 @@ impl Shared {
     fn unfinished_from(&self, from: usize) -> usize {
         // ORDERING: Acquire; pairs with the reservation CAS, so every reservation below `limit`
         // has its slot claim and announcement (made before the CAS) visible to the loads below.
-        let mut limit = self.reserve.load(Acquire);
+        let mut limit = self.reserve.load(Acquire) & !PARKED;
         let bits = usize::BITS as usize;
         for (wi, word) in self.writer_bits.iter().enumerate() {
             // ORDERING: Acquire; a slot claimed before a CAS we saw is seen as claimed (the
@@ -860,6 +888,20 @@ impl Shared {
             if mark.pos != start {
                 self.published.write(mark);
                 advanced = true;
+            }
+            // Nothing reserved past the published end: park the baton in `reserve`, where the
+            // next reservation takes it with the CAS it makes anyway. No record can be
+            // unfinished, so there is nothing to re-check; the fence after the CAS is the
+            // sleepers' Dekker fence (below).
+            // ORDERING: SeqCst; the baton changes hands in one total order with the
+            // reservation CASes that take it.
+            if self
+                .reserve
+                .compare_exchange(mark.pos, mark.pos | PARKED, SeqCst, Relaxed)
+                .is_ok()
+            {
+                fence(SeqCst);
+                break;
             }
             // ORDERING: Release; parks the baton; the CASes that take it are SeqCst RMWs and
             // read this store; the Dekker with `baton_check` goes through the fence below.
@@ -961,11 +1003,13 @@ impl Shared {
     /// Records `mark` (a record start being published) if it is the first record starting in
     /// its history segment. Baton holder only (SEQ-ONE-WRITER for the history cells).
     fn note_history(&self, mark: Mark) {
-        let seg_size = self.capacity / HISTORY;
-        let cell = &self.history[(mark.pos / seg_size) % HISTORY];
+        // `capacity` and `HISTORY` are powers of two: shifts and masks, no division on the path
+        // of every published record.
+        let seg_shift = (self.capacity / HISTORY).trailing_zeros();
+        let cell = &self.history[(mark.pos >> seg_shift) & (HISTORY - 1)];
         // A record starts in a new segment when the previous record start recorded in this cell
         // belongs to an older lap or an earlier segment.
-        let seg_start = mark.pos - mark.pos % seg_size;
+        let seg_start = mark.pos & !((1 << seg_shift) - 1);
         if pos_lt(cell.pos(), seg_start) || cell.pos() == usize::MAX {
             cell.write(mark);
         }
@@ -976,7 +1020,7 @@ impl Shared {
     /// `reserve - capacity`, or the gate (always intact). The caller re-validates as it reads.
     pub(crate) fn resume_mark(&self, from: usize) -> Mark {
         // ORDERING: Acquire; the reservation bound to compare history marks with.
-        let oldest = self.reserve.load(Acquire).wrapping_sub(self.capacity);
+        let oldest = (self.reserve.load(Acquire) & !PARKED).wrapping_sub(self.capacity);
         let mut best = self.gate.read();
         let published = self.published.pos();
         for cell in self.history.iter() {
@@ -997,7 +1041,7 @@ impl Shared {
         let _guard = self.lock_gate();
         let limit = self.gate_limit_locked();
         // ORDERING: Relaxed; statistics.
-        self.reserve.load(Relaxed).wrapping_sub(limit.pos)
+        (self.reserve.load(Relaxed) & !PARKED).wrapping_sub(limit.pos)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1113,7 +1157,7 @@ impl Shared {
         fence(Acquire);
         // ORDERING: Relaxed; ordered after the copy by the Acquire fence above, which pairs with
         // the Release fence after the reservation CAS in `try_reserve`.
-        let r = self.reserve.load(Relaxed);
+        let r = self.reserve.load(Relaxed) & !PARKED;
         !pos_lt(pos.wrapping_add(self.capacity), r)
     }
 
