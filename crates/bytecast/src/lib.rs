@@ -74,6 +74,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod adapter_macros;
 mod channel;
 mod config;
 mod error;

@@ -1,0 +1,493 @@
+//! Code shared by the adapter crates (`bytecast-tokio`, `bytecast-futures`): the handle
+//! newtypes and the `Channel` wrapper, with their forwarding and docs, written once.
+//!
+//! Not a public API: the macros are `#[doc(hidden)]` and may change in any release; each adapter
+//! depends on the `bytecast` of the same version. An adapter invokes both macros and writes by
+//! hand only its runtime's trait impls (`AsyncRead`, `AsyncBufRead`, `AsyncWrite`).
+//!
+//! Paths into the core are `$crate::...` and into the standard library `::std::...`; besides the
+//! prelude, the only names taken from the call site are the adapter's own types (its handles and
+//! `FrameStream`).
+//! Doc links name their targets through `bytecast::` (a dependency of every adapter): rustdoc
+//! resolves them where the macro is invoked.
+#![cfg(feature = "std")]
+
+/// The six handle newtypes of an adapter, in the invoking module: `StrongReader`, `WeakReader`,
+/// `Reader`, `StrongWriter`, `WeakWriter`, `Writer`, each wrapping the core handle of that name.
+///
+/// Each gets `new`, `get_ref`, `get_mut`, `into_inner`, `Deref`, `DerefMut` and `From` both
+/// ways; readers get the seed's `read_frame(max_len)` and `into_stream` (into `stream`, the
+/// adapter's `FrameStream`, which has `new(Reader)`); and the kind conversions of the seed
+/// (`downgrade`, `upgrade`, `into_strong`, `into_weak`, `From` into `Reader` and `Writer`).
+///
+/// `traits` ends the first line of each newtype's docs: "implementing {traits}.".
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapter_handles {
+    (traits: $traits:literal, stream: $stream:ty $(,)?) => {
+        $crate::__adapter_handles!(
+            @reader $traits, $stream, StrongReader, "lossless, gates writers"
+        );
+        $crate::__adapter_handles!(
+            @reader $traits, $stream,
+            WeakReader, "never gates writers, told exactly what it lost"
+        );
+        $crate::__adapter_handles!(
+            @reader $traits, $stream, Reader, "either kind, as the seed's `Reader`"
+        );
+        $crate::__adapter_handles!(
+            @handle $traits, StrongWriter, "holds a writer slot for its life"
+        );
+        $crate::__adapter_handles!(@handle $traits, WeakWriter, "takes a writer slot per frame");
+        $crate::__adapter_handles!(@handle $traits, Writer, "either kind, as the seed's `Writer`");
+
+        // Conversions that consume a handle (they cannot go through `Deref`), with the seed's
+        // signatures.
+
+        impl StrongReader {
+            /// Turns this reader into a weak reader at the same position; it stops gating
+            /// writers.
+            pub fn downgrade(self) -> WeakReader {
+                WeakReader(self.0.downgrade())
+            }
+        }
+
+        impl StrongWriter {
+            /// Turns this writer into a weak writer: its slot is freed now and taken again per
+            /// frame.
+            pub fn downgrade(self) -> WeakWriter {
+                WeakWriter(self.0.downgrade())
+            }
+        }
+
+        impl WeakWriter {
+            /// Turns this writer into a strong writer holding a slot for its life.
+            ///
+            /// # Errors
+            /// [`ChannelError::TooManyWriters`](bytecast::ChannelError::TooManyWriters) if no
+            /// slot is free (the weak writer is given back),
+            /// [`ChannelError::Terminated`](bytecast::ChannelError::Terminated).
+            pub fn upgrade(
+                self,
+            ) -> ::core::result::Result<StrongWriter, (Self, $crate::ChannelError)> {
+                self.0
+                    .upgrade()
+                    .map(StrongWriter)
+                    .map_err(|(w, e)| (Self(w), e))
+            }
+        }
+
+        impl Reader {
+            /// A strong reader becomes weak; a weak reader stays weak.
+            pub fn downgrade(self) -> WeakReader {
+                WeakReader(self.0.downgrade())
+            }
+
+            /// The strong reader, or `self` if it is weak (as in the seed).
+            ///
+            /// # Errors
+            /// `self`, if the reader is weak.
+            pub fn into_strong(self) -> ::core::result::Result<StrongReader, Self> {
+                match self.0 {
+                    $crate::Reader::Strong(r) => Ok(StrongReader(r)),
+                    weak => Err(Self(weak)),
+                }
+            }
+
+            /// The weak reader, or `self` if it is strong (as in the seed).
+            ///
+            /// # Errors
+            /// `self`, if the reader is strong.
+            pub fn into_weak(self) -> ::core::result::Result<WeakReader, Self> {
+                match self.0 {
+                    $crate::Reader::Weak(r) => Ok(WeakReader(r)),
+                    strong => Err(Self(strong)),
+                }
+            }
+        }
+
+        impl Writer {
+            /// The writer in its weak form (the seed's signature: it returns a `Writer`).
+            pub fn downgrade(self) -> Writer {
+                Writer(self.0.downgrade().into())
+            }
+
+            /// The strong writer, or `self` if it is weak (as in the seed).
+            ///
+            /// # Errors
+            /// `self`, if the writer is weak.
+            pub fn into_strong(self) -> ::core::result::Result<StrongWriter, Self> {
+                match self.0 {
+                    $crate::Writer::Strong(w) => Ok(StrongWriter(w)),
+                    weak => Err(Self(weak)),
+                }
+            }
+
+            /// The weak writer, downgrading a strong one (as in the seed, this never fails; the
+            /// `Result` is the seed's signature).
+            ///
+            /// # Errors
+            /// None.
+            pub fn into_weak(self) -> ::core::result::Result<WeakWriter, Self> {
+                Ok(WeakWriter(self.0.downgrade()))
+            }
+        }
+
+        impl ::core::convert::From<StrongReader> for Reader {
+            fn from(r: StrongReader) -> Self {
+                Self(r.0.into())
+            }
+        }
+
+        impl ::core::convert::From<WeakReader> for Reader {
+            fn from(r: WeakReader) -> Self {
+                Self(r.0.into())
+            }
+        }
+
+        impl ::core::convert::From<StrongWriter> for Writer {
+            fn from(w: StrongWriter) -> Self {
+                Self(w.0.into())
+            }
+        }
+
+        impl ::core::convert::From<WeakWriter> for Writer {
+            fn from(w: WeakWriter) -> Self {
+                Self(w.0.into())
+            }
+        }
+    };
+
+    // A reader: the newtype, the seed's `read_frame`, and `into_stream`.
+    (@reader $traits:literal, $stream:ty, $name:ident, $what:literal) => {
+        $crate::__adapter_handles!(@handle $traits, $name, $what);
+
+        impl $name {
+            /// The seed's `read_frame(max_len)`: the next frame (or the rest of the current one,
+            /// after a byte read stopped inside it) and its writer's id.
+            ///
+            /// # Errors
+            /// The core's [`read_frame`](bytecast::StrongReader::read_frame) errors, mapped
+            /// through `From<ChannelError> for io::Error`: `UnexpectedEof` once drained and
+            /// caught up, `ConnectionAborted` after terminate, `InvalidInput` for a frame longer
+            /// than `max_len` (the reader does not move), and for a weak reader `Other` carrying
+            /// [`ChannelError::ReaderBehind`](bytecast::ChannelError::ReaderBehind).
+            ///
+            /// # Cancel safety
+            /// Cancel safe: nothing is consumed unless the future completes.
+            pub async fn read_frame(
+                &mut self,
+                max_len: usize,
+            ) -> ::std::io::Result<(u16, ::std::vec::Vec<u8>)> {
+                Ok(self.0.read_frame(max_len).await?)
+            }
+
+            /// A [`Stream`](futures_core::Stream) of this reader's frames (see [`FrameStream`]).
+            pub fn into_stream(self) -> $stream {
+                <$stream>::new(self.into())
+            }
+        }
+    };
+
+    // The newtype, its conversions to and from the core handle, `Deref` and `DerefMut`.
+    (@handle $traits:literal, $name:ident, $what:literal) => {
+        #[doc = concat!(
+            "A [`bytecast::", stringify!($name), "`] (", $what, ") implementing ", $traits, "."
+        )]
+        ///
+        /// It derefs to the core handle, so every core method is available on it.
+        #[derive(Debug)]
+        pub struct $name($crate::$name);
+
+        impl $name {
+            /// Wraps a core handle.
+            pub fn new(inner: $crate::$name) -> Self {
+                Self(inner)
+            }
+
+            /// The core handle.
+            pub fn get_ref(&self) -> &$crate::$name {
+                &self.0
+            }
+
+            /// The core handle, mutably.
+            pub fn get_mut(&mut self) -> &mut $crate::$name {
+                &mut self.0
+            }
+
+            /// Unwraps the core handle.
+            pub fn into_inner(self) -> $crate::$name {
+                self.0
+            }
+        }
+
+        impl ::core::ops::Deref for $name {
+            type Target = $crate::$name;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl ::core::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.0
+            }
+        }
+
+        impl ::core::convert::From<$crate::$name> for $name {
+            fn from(inner: $crate::$name) -> Self {
+                Self(inner)
+            }
+        }
+
+        impl ::core::convert::From<$name> for $crate::$name {
+            fn from(handle: $name) -> Self {
+                handle.0
+            }
+        }
+    };
+}
+
+/// An adapter's `Channel`, in the invoking module: [`Channel`](crate::Channel) in an `Arc`,
+/// with every constructor and query forwarded and the `new_*` methods returning the adapter's
+/// handles (made by [`__adapter_handles!`](crate::__adapter_handles)). The six handle names
+/// (`StrongReader`, `WeakReader`, `Reader`, `StrongWriter`, `WeakWriter`, `Writer`) are resolved
+/// at the call site, so the invoking module must have them in scope.
+///
+/// `krate` is the adapter's name in paths (for the doc example), `traits` ends the first
+/// paragraph ("which implement {traits}."), `copy` is the runtime's copy function named in
+/// `drain`'s docs.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapter_channel {
+    (krate: $krate:literal, traits: $traits:literal, copy: $copy:literal $(,)?) => {
+        #[doc = concat!(
+            "[`bytecast::Channel`] whose `new_*` methods return this crate's handles, which \
+             implement ",
+            $traits,
+            "."
+        )]
+        ///
+        /// Built like selium-messaging's `Channel`: [`Channel::new`] and
+        /// [`Channel::with_parameters`] return an `Arc<Channel>`, and the handle constructors
+        /// take `self: &Arc<Channel>`.
+        ///
+        /// # Examples
+        /// ```
+        #[doc = concat!("use ", $krate, "::{Backpressure, Channel};")]
+        ///
+        /// let chan = Channel::with_parameters(4096, Backpressure::Drop);
+        /// let _writer = chan.new_weak_writer();
+        /// let _reader = chan.new_strong_reader();
+        /// assert_eq!(chan.capacity(), 4096);
+        /// assert_eq!(chan.stats().strong_readers, 1);
+        /// ```
+        #[derive(Debug)]
+        pub struct Channel(::std::sync::Arc<$crate::Channel>);
+
+        impl Channel {
+            /// Creates a channel of at least `size` bytes with
+            /// [`Backpressure::Park`](bytecast::Backpressure::Park) (see
+            /// [`bytecast::Channel::new`]).
+            ///
+            /// # Panics
+            /// If `size` is 0, above [`bytecast::MAX_CAPACITY`], or cannot be allocated; use
+            /// [`try_new`](Self::try_new) for an error instead.
+            #[track_caller]
+            pub fn new(size: usize) -> ::std::sync::Arc<Self> {
+                Self::from_core($crate::Channel::new(size))
+            }
+
+            /// Creates a channel with the given size and backpressure policy.
+            ///
+            /// # Panics
+            /// As [`new`](Self::new).
+            #[track_caller]
+            pub fn with_parameters(
+                size: usize,
+                backpressure: $crate::Backpressure,
+            ) -> ::std::sync::Arc<Self> {
+                Self::from_core($crate::Channel::with_parameters(size, backpressure))
+            }
+
+            /// Fallible [`with_parameters`](Self::with_parameters).
+            ///
+            /// # Errors
+            /// [`ChannelError::InvalidCapacity`](bytecast::ChannelError::InvalidCapacity).
+            pub fn try_new(
+                size: usize,
+                backpressure: $crate::Backpressure,
+            ) -> ::core::result::Result<::std::sync::Arc<Self>, $crate::ChannelError> {
+                $crate::Channel::try_new(size, backpressure).map(Self::from_core)
+            }
+
+            /// Creates a channel from a full [`Config`](bytecast::Config).
+            ///
+            /// # Errors
+            /// As [`bytecast::Channel::try_with_config`].
+            pub fn try_with_config(
+                config: $crate::Config,
+            ) -> ::core::result::Result<::std::sync::Arc<Self>, $crate::ChannelError> {
+                $crate::Channel::try_with_config(config).map(Self::from_core)
+            }
+
+            /// Wraps a core channel.
+            pub fn from_core(chan: ::std::sync::Arc<$crate::Channel>) -> ::std::sync::Arc<Self> {
+                ::std::sync::Arc::new(Self(chan))
+            }
+
+            /// The core channel.
+            pub fn get_ref(&self) -> &::std::sync::Arc<$crate::Channel> {
+                &self.0
+            }
+
+            /// Creates a writer: a strong one, as in the seed.
+            ///
+            /// # Panics
+            /// As [`bytecast::Channel::new_writer`].
+            #[track_caller]
+            pub fn new_writer(self: &::std::sync::Arc<Self>) -> Writer {
+                Writer::new(self.0.new_writer())
+            }
+
+            /// Creates a strong writer, which holds a writer slot (and id) for its life.
+            ///
+            /// # Panics
+            /// As [`bytecast::Channel::new_strong_writer`].
+            #[track_caller]
+            pub fn new_strong_writer(self: &::std::sync::Arc<Self>) -> StrongWriter {
+                StrongWriter::new(self.0.new_strong_writer())
+            }
+
+            /// Fallible [`new_strong_writer`](Self::new_strong_writer).
+            ///
+            /// # Errors
+            /// [`ChannelError::TooManyWriters`](bytecast::ChannelError::TooManyWriters),
+            /// [`ChannelError::Terminated`](bytecast::ChannelError::Terminated).
+            pub fn try_new_strong_writer(
+                self: &::std::sync::Arc<Self>,
+            ) -> ::core::result::Result<StrongWriter, $crate::ChannelError> {
+                self.0.try_new_strong_writer().map(StrongWriter::new)
+            }
+
+            /// Creates a weak writer, which takes a writer slot only while it writes a frame.
+            pub fn new_weak_writer(self: &::std::sync::Arc<Self>) -> WeakWriter {
+                WeakWriter::new(self.0.new_weak_writer())
+            }
+
+            /// Creates a strong reader starting at the oldest frame still guaranteed whole.
+            ///
+            /// # Panics
+            /// As [`bytecast::Channel::new_strong_reader`].
+            #[track_caller]
+            pub fn new_strong_reader(self: &::std::sync::Arc<Self>) -> StrongReader {
+                StrongReader::new(self.0.new_strong_reader())
+            }
+
+            /// Creates a weak reader starting at the oldest frame still whole.
+            ///
+            /// # Panics
+            /// As [`bytecast::Channel::new_weak_reader`].
+            #[track_caller]
+            pub fn new_weak_reader(self: &::std::sync::Arc<Self>) -> WeakReader {
+                WeakReader::new(self.0.new_weak_reader())
+            }
+
+            /// Fallible reader creation with a chosen start.
+            ///
+            /// # Errors
+            /// [`ChannelError::TooManyReaders`](bytecast::ChannelError::TooManyReaders),
+            /// [`ChannelError::Terminated`](bytecast::ChannelError::Terminated).
+            pub fn try_new_reader(
+                self: &::std::sync::Arc<Self>,
+                strong: bool,
+                start: $crate::StartAt,
+            ) -> ::core::result::Result<Reader, $crate::ChannelError> {
+                self.0.try_new_reader(strong, start).map(Reader::new)
+            }
+
+            /// Fallible strong reader creation with a chosen start.
+            ///
+            /// # Errors
+            /// As [`try_new_reader`](Self::try_new_reader).
+            pub fn try_new_strong_reader(
+                self: &::std::sync::Arc<Self>,
+                start: $crate::StartAt,
+            ) -> ::core::result::Result<StrongReader, $crate::ChannelError> {
+                self.0
+                    .try_new_strong_reader(start)
+                    .map(StrongReader::new)
+            }
+
+            /// Fallible weak reader creation with a chosen start.
+            ///
+            /// # Errors
+            /// As [`try_new_reader`](Self::try_new_reader).
+            pub fn try_new_weak_reader(
+                self: &::std::sync::Arc<Self>,
+                start: $crate::StartAt,
+            ) -> ::core::result::Result<WeakReader, $crate::ChannelError> {
+                self.0.try_new_weak_reader(start).map(WeakReader::new)
+            }
+
+            /// Terminates the channel: every current and future read and write fails
+            /// (`ConnectionAborted` through the I/O traits) and every waiting task is woken.
+            ///
+            /// # Errors
+            /// [`ChannelError::TerminateDraining`](bytecast::ChannelError::TerminateDraining) if
+            /// the channel was draining; it is terminated all the same.
+            pub fn terminate(&self) -> ::core::result::Result<(), $crate::ChannelError> {
+                self.0.terminate()
+            }
+
+            /// Starts draining: new frames are refused (`BrokenPipe`), readers read everything
+            #[doc = concat!(
+                "published and then get end of stream (`Ok(0)`), so `",
+                $copy,
+                "` and `read_to_end` finish."
+            )]
+            ///
+            /// # Errors
+            /// [`ChannelError::DrainTerminated`](bytecast::ChannelError::DrainTerminated) if the
+            /// channel is terminated.
+            pub fn drain(&self) -> ::core::result::Result<(), $crate::ChannelError> {
+                self.0.drain()
+            }
+
+            /// `true` once terminated.
+            pub fn is_terminated(&self) -> bool {
+                self.0.is_terminated()
+            }
+
+            /// `true` while draining.
+            pub fn is_draining(&self) -> bool {
+                self.0.is_draining()
+            }
+
+            /// Ring size in bytes.
+            pub fn capacity(&self) -> usize {
+                self.0.capacity()
+            }
+
+            /// Longest frame one write can make; a longer `poll_write` takes this many bytes.
+            pub fn max_frame_len(&self) -> usize {
+                self.0.max_frame_len()
+            }
+
+            /// The backpressure policy.
+            pub fn backpressure(&self) -> $crate::Backpressure {
+                self.0.backpressure()
+            }
+
+            /// A snapshot of the channel's counters.
+            pub fn stats(&self) -> $crate::Stats {
+                self.0.stats()
+            }
+
+            /// Per-reader statistics: lag, and lost bytes and frames for weak readers.
+            pub fn readers(&self) -> ::std::vec::Vec<$crate::ReaderStats> {
+                self.0.readers()
+            }
+        }
+    };
+}
