@@ -16,6 +16,11 @@
 //!   [`Ring::copy_out_exclusive`] are not written by anyone while the returned borrow or the copy
 //!   lives: they lie in a committed, published frame that a strong reader has not released, and
 //!   writers never reserve past the slowest strong reader plus the capacity.
+//! - `RING-EXCL-W`: the bytes `[idx, idx + len)` passed to [`Ring::copy_in_exclusive`] are read
+//!   and written by no other thread until the writer publishes them: they lie in the writer's own
+//!   reservation (unpublished, so no strong reader reads them), and no weak reader was registered
+//!   when the writer checked after its reservation (`Shared::try_reserve`, "exclusive copies"
+//!   in `docs/design.md`), so no weak reader's position can alias them in an older lap.
 
 use crate::sync::AtomicUsize;
 use alloc::boxed::Box;
@@ -114,6 +119,35 @@ impl Ring {
         out
     }
 
+    /// Copies `src` into the ring from byte index `idx` (any alignment) with a plain `memcpy`:
+    /// the fast path of large frames while no weak reader exists (`RING-EXCL-W`).
+    pub(crate) fn copy_in_exclusive(&self, idx: usize, src: &[u8]) {
+        #[cfg(loom)]
+        {
+            let _ = (idx, src);
+            unreachable!("loom models never make exclusive reservations (`Shared::try_reserve`)");
+        }
+        #[cfg(not(loom))]
+        {
+            assert!(
+                idx <= self.capacity() && src.len() <= self.capacity() - idx,
+                "ring range out of bounds"
+            );
+            let base = self
+                .words
+                .as_ptr()
+                .cast::<u8>()
+                .cast_mut()
+                .wrapping_add(idx);
+            // SAFETY: RING-EXCL-W: the range is inside the allocation (asserted above) and no
+            // other thread reads or writes it until the writer publishes it (which orders this
+            // copy before any read through `published`'s Release/Acquire pair). Writing through
+            // a pointer derived from `&[AtomicUsize]` is allowed: `AtomicUsize` is an
+            // `UnsafeCell<usize>` with the layout of `usize`, and any bytes are a valid `usize`.
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), base, src.len()) }
+        }
+    }
+
     /// Copies `dst.len()` bytes starting at byte index `idx` with atomic word loads. Safe to call
     /// while writers overwrite the range: the result may then be garbage, which the caller
     /// discards after validation.
@@ -157,11 +191,14 @@ impl Ring {
 }
 
 /// Appends payload bytes into a reserved range word by word, keeping a partial word until it is
-/// full, so every store to the ring is a whole aligned word (`RING-ALIGN`).
+/// full, so every store to the ring is a whole aligned word (`RING-ALIGN`); or, for an exclusive
+/// reservation (`RING-EXCL-W`), with plain copies at any byte offset.
 #[derive(Debug)]
 pub(crate) struct WordWriter {
-    /// Next ring byte index to store a whole word at.
+    /// Next ring byte index to store a whole word at (exclusive: to copy the next byte to).
     idx: usize,
+    /// `RING-EXCL-W` holds for the whole reservation: copy with `memcpy`.
+    exclusive: bool,
     /// Bytes collected for the next word.
     partial: [u8; WORD],
     /// How many bytes of `partial` are filled.
@@ -169,10 +206,11 @@ pub(crate) struct WordWriter {
 }
 
 impl WordWriter {
-    pub(crate) fn new(idx: usize) -> Self {
+    pub(crate) fn new(idx: usize, exclusive: bool) -> Self {
         debug_assert_eq!(idx % WORD, 0, "RING-ALIGN");
         Self {
             idx,
+            exclusive,
             partial: [0; WORD],
             filled: 0,
         }
@@ -180,6 +218,11 @@ impl WordWriter {
 
     /// Appends `src` (the caller keeps within the reserved range).
     pub(crate) fn put(&mut self, ring: &Ring, mut src: &[u8]) {
+        if self.exclusive {
+            ring.copy_in_exclusive(self.idx, src);
+            self.idx += src.len();
+            return;
+        }
         if self.filled > 0 {
             let take = (WORD - self.filled).min(src.len());
             self.partial[self.filled..self.filled + take].copy_from_slice(&src[..take]);

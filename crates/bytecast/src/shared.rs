@@ -182,7 +182,16 @@ pub(crate) struct Reservation {
     pub(crate) len: usize,
     /// The reservation's CAS took the publication baton parked in `reserve`.
     pub(crate) holds_baton: bool,
+    /// No weak reader was registered after the reservation: the payload may be copied with a
+    /// plain `memcpy` (`RING-EXCL-W`).
+    pub(crate) exclusive: bool,
 }
+
+/// Frames from this many payload bytes on check for exclusivity after their reservation (one
+/// `SeqCst` fence, cheap right after the reservation CAS) and, with no weak reader registered,
+/// are copied with `memcpy` instead of word-sized atomic stores. Smaller frames gain less from
+/// `memcpy` than the check costs. Never under loom, which cannot see plain copies.
+const EXCLUSIVE_MIN: usize = if cfg!(loom) { usize::MAX } else { 512 };
 
 impl Reservation {
     pub(crate) fn frame_pos(&self) -> usize {
@@ -720,14 +729,19 @@ impl Shared {
         };
         // Fence-based seqlock, writer side: the CAS above is ordered before every store into
         // the reserved bytes, so a weak reader that reads any of them and then fences with
-        // Acquire sees the new `reserve` and discards its copy.
-        // ORDERING: Release fence; pairs with the Acquire fence in `intact_since`.
-        fence(Release);
+        // Acquire sees the new `reserve` and discards its copy. (The SeqCst fence of the
+        // exclusivity check below is also a Release fence.)
+        let exclusive = len >= EXCLUSIVE_MIN && self.no_weak_readers();
+        if !exclusive {
+            // ORDERING: Release fence; pairs with the Acquire fence in `intact_since`.
+            fence(Release);
+        }
         let res = Reservation {
             start: r,
             placement: Placement::at(self.index(r), len, self.capacity),
             len,
             holds_baton: raw & PARKED != 0,
+            exclusive,
         };
         if let Some(e) = self.write_refusal() {
             // Drain or terminate raced the reservation: refuse the frame after all.
@@ -1069,6 +1083,13 @@ impl Shared {
                 max: self.readers.len(),
             });
         };
+        if !strong {
+            // Registered before the start is read, with a SeqCst fence between: the other side
+            // of the exclusivity check in `no_weak_readers`.
+            // ORDERING: Relaxed; ordered before the start read by the SeqCst fence.
+            self.weak_readers.fetch_add(1, Relaxed);
+            fence(SeqCst);
+        }
         // Writers only reserve up to `gate + capacity` with a gate no newer than this one, so
         // starting at or after it is safe even against writers that read the gate earlier.
         let start = if from_tail {
@@ -1089,13 +1110,10 @@ impl Shared {
             // ORDERING: Relaxed; under the gate lock.
             self.reader_hwm.store(i + 1, Relaxed);
         }
-        let count = if strong {
-            &self.strong_readers
-        } else {
-            &self.weak_readers
-        };
-        // ORDERING: Relaxed; statistics.
-        count.fetch_add(1, Relaxed);
+        if strong {
+            // ORDERING: Relaxed; statistics.
+            self.strong_readers.fetch_add(1, Relaxed);
+        }
         Ok((i, start))
     }
 
@@ -1106,13 +1124,14 @@ impl Shared {
             let slot = &self.readers[i];
             // ORDERING: Relaxed; under the gate lock.
             let kind = slot.kind.swap(SLOT_FREE, Relaxed);
-            let count = if kind == SLOT_STRONG {
-                &self.strong_readers
+            if kind == SLOT_STRONG {
+                // ORDERING: Relaxed; statistics.
+                self.strong_readers.fetch_sub(1, Relaxed);
             } else {
-                &self.weak_readers
-            };
-            // ORDERING: Relaxed; statistics.
-            count.fetch_sub(1, Relaxed);
+                // ORDERING: Release; the weak reader's reads of the ring happen before a writer
+                // that sees the count fall (Acquire, `no_weak_readers`) copies with `memcpy`.
+                self.weak_readers.fetch_sub(1, Release);
+            }
         }
         self.wake_writers();
     }
@@ -1125,8 +1144,11 @@ impl Shared {
             self.readers[i].kind.store(SLOT_WEAK, Relaxed);
             // ORDERING: Relaxed; statistics.
             self.strong_readers.fetch_sub(1, Relaxed);
-            // ORDERING: Relaxed; statistics.
+            // ORDERING: Relaxed; ordered before later reservations' checks by the fence below.
             self.weak_readers.fetch_add(1, Relaxed);
+            // The other side of the exclusivity check in `no_weak_readers` (for reservations
+            // made after this: those made before sit below this reader's position).
+            fence(SeqCst);
         }
         self.wake_writers();
     }
@@ -1206,6 +1228,29 @@ impl Shared {
 
     /// Writes a whole reservation's payload through a [`WordWriter`].
     pub(crate) fn word_writer(&self, res: &Reservation) -> WordWriter {
-        WordWriter::new(self.index(res.frame_pos()) + crate::frame::HEADER)
+        WordWriter::new(
+            self.index(res.frame_pos()) + crate::frame::HEADER,
+            res.exclusive,
+        )
+    }
+
+    /// After a reservation whose gate check read gate `g` (so it ends at or before
+    /// `g + capacity`): `true` if no weak reader is registered, in which case no weak reader can
+    /// read the reserved bytes in an older lap while the writer fills them (`RING-EXCL-W`).
+    ///
+    /// Why: a weak reader registers (`join_reader`, `downgrade_reader`) by incrementing
+    /// `weak_readers`, then a `SeqCst` fence, then reading its start. Between the two fences,
+    /// either this check sees the increment, or the reader's start read comes after this
+    /// writer's fence in the fences' total order and so sees a gate (or published end) no older
+    /// than `g`: its position never falls below `g`, and the reserved bytes alias only
+    /// positions below `end - capacity <= g`. A strong reader that is downgraded later sits at
+    /// or after every gate a writer has used. A weak reader's reads happen before its
+    /// deregistering `Release` decrement, which the `Acquire` load here synchronizes with.
+    fn no_weak_readers(&self) -> bool {
+        fence(SeqCst);
+        // ORDERING: Acquire; after the SeqCst fence above (pairs with the fence after the
+        // increment in `join_reader` / `downgrade_reader`), and synchronizes with the Release
+        // decrement in `leave_reader`, so a departed weak reader's reads happen before our copy.
+        self.weak_readers.load(Acquire) == 0
     }
 }

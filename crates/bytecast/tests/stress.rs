@@ -127,7 +127,9 @@ fn run(capacity: usize, writers: usize, strong: usize, weak: usize, weak_writers
                 let mut seq = 0u64;
                 let mut strong_w = (!weak_writers).then(|| chan.new_strong_writer());
                 let mut weak_w = weak_writers.then(|| chan.new_weak_writer());
-                while seq < max_frames && !stop.load(Ordering::Relaxed) && Instant::now() < deadline
+                while seq < max_frames
+                    && !stop.load(Ordering::Relaxed)
+                    && (cfg!(miri) || Instant::now() < deadline)
                 {
                     let len = (next(&mut rng) as usize) % max_len;
                     encode(i as u16, seq, len, &mut buf);
@@ -213,4 +215,103 @@ fn four_weak_writers_two_strong_readers() {
 #[test]
 fn two_writers_weak_readers_only_never_torn() {
     check(&run(256, 2, 0, 2, false));
+}
+
+/// Large frames (from 512 payload bytes) are copied with a plain `memcpy` while no weak reader
+/// is registered (`RING-EXCL-W`), and with atomic word stores otherwise. Here weak readers join
+/// (at the oldest frame or at the tail), read a frame, wait until the writer has lapped them,
+/// read again and leave, over and over, while a writer writes large frames: a weak reader must
+/// never deliver a torn frame, the strong reader must see every frame, and under Miri a plain
+/// copy racing a weak reader's read is reported as a data race (checked: with the exclusivity
+/// check disabled, Miri reports one here).
+#[test]
+fn large_frames_copied_while_weak_readers_join_and_leave() {
+    use bytecast::StartAt;
+    let seed = seed();
+    let max_frames: u64 = if cfg!(miri) { 60 } else { u64::MAX };
+    let chan = Channel::try_with_config(Config::new(8192).backpressure(Backpressure::Park))
+        .expect("channel");
+    let max_len = chan.max_frame_len() - 14;
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let deadline = Instant::now() + budget();
+    let mut strong = chan.new_strong_reader();
+    let strong_thread = std::thread::spawn(move || {
+        let mut next_seq = 0u64;
+        loop {
+            match strong.blocking_read_frame(1 << 16) {
+                Ok((_, f)) => {
+                    let (_, s) = decode(&f).expect("strong reader: torn frame");
+                    assert_eq!(s, next_seq, "strong reader: loss or reorder (seed {seed})");
+                    next_seq += 1;
+                }
+                Err(ChannelError::EndOfStream) => return next_seq,
+                Err(e) => panic!("strong reader: {e} (seed {seed})"),
+            }
+        }
+    });
+    let churn = {
+        let chan = chan.clone();
+        let stop = stop.clone();
+        let written = written.clone();
+        std::thread::spawn(move || {
+            let (mut joins, mut delivered, mut lapped) = (0u64, 0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let start = if joins % 2 == 0 {
+                    StartAt::Oldest
+                } else {
+                    StartAt::Tail
+                };
+                let mut r = chan.try_new_weak_reader(start).expect("weak reader");
+                joins += 1;
+                let at = written.load(Ordering::Relaxed);
+                for round in 0..4 {
+                    if round == 1 {
+                        // Let the writer lap this reader (8 frames of 400 B or more in 8 KiB).
+                        while written.load(Ordering::Relaxed) < at + 8
+                            && !stop.load(Ordering::Relaxed)
+                        {
+                            std::thread::yield_now();
+                        }
+                    }
+                    match r.try_read_frame(1 << 16) {
+                        Ok(Some((_, f))) => {
+                            decode(&f).expect("weak reader delivered a torn frame");
+                            delivered += 1;
+                        }
+                        Ok(None) => std::thread::yield_now(),
+                        Err(ChannelError::ReaderBehind(_)) => lapped += 1,
+                        Err(ChannelError::EndOfStream) => break,
+                        Err(e) => panic!("weak reader: {e} (seed {seed})"),
+                    }
+                }
+                drop(r);
+                std::thread::yield_now();
+            }
+            (joins, delivered, lapped)
+        })
+    };
+    let mut w = chan.new_strong_writer();
+    let mut rng = seed;
+    let mut buf = Vec::new();
+    let mut seq = 0u64;
+    while seq < max_frames && (cfg!(miri) || Instant::now() < deadline) {
+        // Mostly frames above the memcpy threshold, some below it.
+        let len = 400 + (next(&mut rng) as usize) % (max_len - 400);
+        encode(0, seq, len, &mut buf);
+        assert_eq!(w.blocking_write(&buf), Ok(buf.len()));
+        seq += 1;
+        written.store(seq, Ordering::Relaxed);
+    }
+    drop(w);
+    stop.store(true, Ordering::Relaxed);
+    chan.drain().unwrap();
+    assert_eq!(
+        strong_thread.join().unwrap(),
+        seq,
+        "strong reader lost frames (seed {seed})"
+    );
+    let (joins, delivered, lapped) = churn.join().unwrap();
+    eprintln!("{seq} frames; {joins} weak readers joined, {delivered} frames delivered to them, {lapped} laps");
+    assert!(joins > 0, "no weak reader joined");
 }
