@@ -108,6 +108,21 @@ impl MarkCell {
         self.pos.load(Acquire)
     }
 
+    /// The mark as its one writer last wrote it, without the seqlock: only for the thread that
+    /// is the cell's writer now (`SEQ-ONE-WRITER`; the baton holder for `published`), which the
+    /// hand-over of that role (baton CASes, `SeqCst`) orders after the previous writer's stores.
+    fn read_owned(&self) -> Mark {
+        Mark {
+            // ORDERING: Relaxed (all three); see above: written by this thread or by one whose
+            // writes happen before it took over.
+            pos: self.pos.load(Relaxed),
+            // ORDERING: Relaxed; as above.
+            frames: self.frames.load(Relaxed),
+            // ORDERING: Relaxed; as above.
+            payload: self.payload.load(Relaxed),
+        }
+    }
+
     /// A consistent mark (retries while a write is in progress).
     pub(crate) fn read(&self) -> Mark {
         loop {
@@ -684,10 +699,10 @@ impl Shared {
     // Reservation.
 
     /// Tries to reserve a frame of `len` payload bytes for the writer in `slot`.
+    /// The caller (`WriterCore::try_reserve`) has just refused the frame if the channel is
+    /// draining or terminated; a drain or terminate that races this reservation is caught by
+    /// the check after the CAS.
     pub(crate) fn try_reserve(&self, slot: usize, len: usize) -> Result<Reservation, NoRoom> {
-        if let Some(e) = self.write_refusal() {
-            return Err(NoRoom::Closed(e));
-        }
         let open = &self.writers[slot].open;
         let mut announced = None;
         // ORDERING: Relaxed; a first guess, validated by the CAS.
@@ -884,7 +899,7 @@ impl Shared {
     /// wakes sleepers once at the end (after the re-checks, so that a panicking waker cannot
     /// leave a finished record unpublished).
     fn run_publisher(&self) {
-        let mut mark = self.published.read();
+        let mut mark = self.published.read_owned();
         let mut advanced = false;
         loop {
             let limit = self.unfinished_from(mark.pos);
