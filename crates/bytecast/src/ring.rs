@@ -217,6 +217,7 @@ impl WordWriter {
     }
 
     /// Appends `src` (the caller keeps within the reserved range).
+    #[inline]
     pub(crate) fn put(&mut self, ring: &Ring, mut src: &[u8]) {
         if self.exclusive {
             ring.copy_in_exclusive(self.idx, src);
@@ -246,6 +247,7 @@ impl WordWriter {
     }
 
     /// Stores the last partial word, zero-padded.
+    #[inline]
     pub(crate) fn flush(&mut self, ring: &Ring) {
         if self.filled > 0 {
             self.partial[self.filled..].fill(0);

@@ -83,6 +83,7 @@ impl MarkCell {
         }
     }
 
+    #[inline]
     fn write(&self, m: Mark) {
         // ORDERING: Relaxed; only this thread writes `seq` (SEQ-ONE-WRITER).
         let seq = self.seq.load(Relaxed);
@@ -111,6 +112,7 @@ impl MarkCell {
     /// The mark as its one writer last wrote it, without the seqlock: only for the thread that
     /// is the cell's writer now (`SEQ-ONE-WRITER`; the baton holder for `published`), which the
     /// hand-over of that role (baton CASes, `SeqCst`) orders after the previous writer's stores.
+    #[inline]
     fn read_owned(&self) -> Mark {
         Mark {
             // ORDERING: Relaxed (all three); see above: written by this thread or by one whose
@@ -702,6 +704,7 @@ impl Shared {
     /// The caller (`WriterCore::try_reserve`) has just refused the frame if the channel is
     /// draining or terminated; a drain or terminate that races this reservation is caught by
     /// the check after the CAS.
+    #[inline]
     pub(crate) fn try_reserve(&self, slot: usize, len: usize) -> Result<Reservation, NoRoom> {
         let open = &self.writers[slot].open;
         let mut announced = None;
@@ -769,6 +772,7 @@ impl Shared {
     /// Finishes a reservation: writes the headers (a committed frame of `committed_len` bytes
     /// written by `writer`, or an aborted record when `writer` is `None`), marks the slot idle
     /// and publishes.
+    #[inline]
     pub(crate) fn finish(
         &self,
         slot: usize,
@@ -781,6 +785,8 @@ impl Shared {
             self.write_header(res.start, Kind::Padding, 0, pad - crate::frame::HEADER);
         }
         let at = res.frame_pos();
+        // The data frame's footprint, if one was committed (else the frame is an aborted record).
+        let used = writer.map(|_| crate::frame::footprint(committed_len));
         match writer {
             Some(id) => {
                 let used = crate::frame::footprint(committed_len);
@@ -792,18 +798,42 @@ impl Shared {
             }
             None => self.write_header(at, Kind::Aborted, 0, frame - crate::frame::HEADER),
         }
-        if res.holds_baton {
-            // This writer took the baton with its reservation (it was parked in `reserve`), so
-            // its record was the first unfinished one: publish directly. Its own slot store is
-            // visible to its own scan.
-            // ORDERING: Release; publishes the headers to later holders' Acquire slot loads.
-            self.writers[slot].open.store(IDLE, Release);
-            self.run_publisher();
-        } else {
+        if !res.holds_baton {
             self.set_idle(slot, res.start);
+            return;
         }
+        // This writer took the baton with its reservation (it was parked in `reserve`), so its
+        // record starts at `published`: it walks its own records from what it just wrote,
+        // without reading their headers back, then publishes. Its own slot store is visible to
+        // its own scans.
+        // ORDERING: Release; publishes the headers to later holders' Acquire slot loads.
+        self.writers[slot].open.store(IDLE, Release);
+        let mut mark = self.published.read_owned();
+        debug_assert_eq!(
+            mark.pos, res.start,
+            "the baton taken from `reserve` is at our record"
+        );
+        if pad > 0 {
+            self.note_history(mark);
+            mark.pos = mark.pos.wrapping_add(pad);
+        }
+        self.note_history(mark);
+        match used {
+            Some(used) => {
+                mark.frames = mark.frames.wrapping_add(1);
+                mark.payload = mark.payload.wrapping_add(committed_len);
+                mark.pos = mark.pos.wrapping_add(used);
+                if used < frame {
+                    self.note_history(mark);
+                    mark.pos = mark.pos.wrapping_add(frame - used);
+                }
+            }
+            None => mark.pos = mark.pos.wrapping_add(frame),
+        }
+        self.publish_from(mark, true);
     }
 
+    #[inline]
     fn write_header(&self, pos: usize, kind: Kind, writer: u16, len: usize) {
         let h = Header {
             len: len as u32,
@@ -860,10 +890,15 @@ impl Shared {
 
     /// First position at or after `from` that may still be unfinished: the smallest announced
     /// reservation at or after `from`, or `reserve`.
+    #[inline]
     fn unfinished_from(&self, from: usize) -> usize {
         // ORDERING: Acquire; pairs with the reservation CAS, so every reservation below `limit`
         // has its slot claim and announcement (made before the CAS) visible to the loads below.
         let mut limit = self.reserve.load(Acquire) & !PARKED;
+        if limit == from {
+            // Nothing reserved at or after `from`: no announcement can be below `reserve`.
+            return limit;
+        }
         let bits = usize::BITS as usize;
         for (wi, word) in self.writer_bits.iter().enumerate() {
             // ORDERING: Acquire; a slot claimed before a CAS we saw is seen as claimed (the
@@ -899,7 +934,14 @@ impl Shared {
     /// wakes sleepers once at the end (after the re-checks, so that a panicking waker cannot
     /// leave a finished record unpublished).
     fn run_publisher(&self) {
-        let mut mark = self.published.read_owned();
+        self.publish_from(self.published.read_owned(), false);
+    }
+
+    /// The baton holder's loop (see `run_publisher`), from `mark`: the published end, or past
+    /// it (`walked`) when the holder has already walked its own finished records.
+    #[inline]
+    fn publish_from(&self, mut mark: Mark, walked: bool) {
+        let mut unpublished = walked;
         let mut advanced = false;
         loop {
             let limit = self.unfinished_from(mark.pos);
@@ -914,9 +956,10 @@ impl Shared {
                 }
                 mark.pos = mark.pos.wrapping_add(h.footprint());
             }
-            if mark.pos != start {
+            if unpublished || mark.pos != start {
                 self.published.write(mark);
                 advanced = true;
+                unpublished = false;
             }
             // Nothing reserved past the published end: park the baton in `reserve`, where the
             // next reservation takes it with the CAS it makes anyway. No record can be
@@ -1031,6 +1074,7 @@ impl Shared {
 
     /// Records `mark` (a record start being published) if it is the first record starting in
     /// its history segment. Baton holder only (SEQ-ONE-WRITER for the history cells).
+    #[inline]
     fn note_history(&self, mark: Mark) {
         // `capacity` and `HISTORY` are powers of two: shifts and masks, no division on the path
         // of every published record.
