@@ -31,7 +31,7 @@
 //!   ThreadSanitizer (nightly, `-Zbuild-std`).
 //! - `cargo xtask miri-seeds [ARGS...]`: the concurrent tests under Miri
 //!   with many scheduler seeds (`-Zmiri-many-seeds`).
-//! - `cargo xtask soak --seconds N`: the randomised soak test (every kind of
+//! - `cargo xtask soak --seconds N [--frames M]`: the randomised soak test (every kind of
 //!   handle joining and leaving, every frame checked) for `N` seconds.
 //! - `cargo xtask demo [ARGS...]`: run the demo (`crates/bytecast-demo`,
 //!   release mode) with `ARGS`, e.g. `--writers 8 --seconds 10`; `--help`
@@ -109,7 +109,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "miri-seeds [ARGS...]",
         "concurrent tests under Miri with many scheduler seeds",
     ),
-    ("soak --seconds N", "the randomised soak test for N seconds"),
+    (
+        "soak --seconds N [--frames M]",
+        "the randomised soak test for N seconds (or until M frames are checked)",
+    ),
     (
         "demo [ARGS...]",
         "run the bytecast-demo binary (release) with ARGS; see demo --help",
