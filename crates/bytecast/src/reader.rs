@@ -103,6 +103,11 @@ impl ReaderCore {
             }
             let end = self.known_end;
             if self.mark.pos == end {
+                // Caught up with everything published: give back what was read (see
+                // `advance`), so a reader that stops here holds nothing writers wait for.
+                if self.unreleased > 0 {
+                    self.release();
+                }
                 return if self.shared.ended(end) {
                     Err(ChannelError::EndOfStream)
                 } else {
@@ -140,11 +145,13 @@ impl ReaderCore {
             self.mark.payload = self.mark.payload.wrapping_add(len);
         }
         self.offset = 0;
-        // Release in batches: once a sixteenth of the ring has been read, or when the reader
-        // has caught up with the end it knows (so a reader that read everything and then stops
-        // polling never holds space that writers wait for).
+        // Release in batches: once a sixteenth of the ring has been read, and whenever the
+        // reader finds nothing more to read (`head`). A reader that stops polling right after
+        // a frame so holds back less than `capacity / 16` bytes, and a frame of up to
+        // `max_frame_len() = capacity / 2 - 8` bytes still fits behind it: no writer waits
+        // for bytes that were read (`docs/design.md`, "Wake-ups").
         self.unreleased += footprint;
-        if self.unreleased >= self.shared.capacity() / 16 || self.mark.pos == self.known_end {
+        if self.unreleased >= self.shared.capacity() / 16 {
             self.release();
         }
     }

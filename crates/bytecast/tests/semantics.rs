@@ -1525,6 +1525,39 @@ fn stats_report_capacity_handle_counts_and_published_totals() {
     assert!(format!("{chan:?}").contains("capacity"));
 }
 
+/// Strong readers give their space back in batches (every `capacity / 16` bytes, and whenever
+/// they find nothing more to read). A reader that stops polling right after a frame, with
+/// everything published read, never keeps a frame of `max_frame_len()` from fitting, whatever
+/// it read before: under `Drop` such a frame is accepted, never refused.
+#[test]
+fn a_reader_that_stops_right_after_a_frame_never_keeps_a_full_size_frame_out() {
+    for backpressure in [Backpressure::Park, Backpressure::Drop] {
+        let chan = Channel::with_parameters(1024, backpressure);
+        let mut r = chan.new_strong_reader();
+        let mut w = chan.new_strong_writer();
+        let big = vec![7u8; chan.max_frame_len()];
+        for k in 0..28usize {
+            // `k` small frames (8 to 40 bytes of payload), read with exactly `k` calls: the
+            // reader never sees "nothing more".
+            for i in 0..k {
+                let len = 8 + (i * 8) % 40;
+                assert_eq!(w.try_write(&vec![i as u8; len]), Ok(Some(len)));
+            }
+            for i in 0..k {
+                let (_, f) = r.try_read_frame(1024).unwrap().unwrap();
+                assert_eq!(f[0], i as u8);
+            }
+            assert_eq!(
+                w.try_write(&big),
+                Ok(Some(big.len())),
+                "{backpressure:?}, k = {k}: a full-size frame fits behind a reader that read all"
+            );
+            assert_eq!(r.try_read_frame(1024).unwrap().unwrap().1, big);
+        }
+        assert_eq!(chan.stats().dropped_frames, 0);
+    }
+}
+
 #[test]
 fn stats_in_use_falls_when_strong_readers_release() {
     // `Stats::in_use`: "Bytes reserved and not yet released by every strong reader". A strong
