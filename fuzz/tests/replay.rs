@@ -80,3 +80,16 @@ fn ops_random_inputs() {
 fn interleave_random_inputs() {
     random_inputs(0x696e_7465_726c_6561, bytecast_fuzz::interleave::run_bytes);
 }
+
+/// Finding R4 (`docs/reliability.md`): a strong reader that byte-read into a frame after reading
+/// less than `capacity / 16` bytes had not released them, so the real channel refused a grant
+/// (`Drop`: `Full`) that the reference model, which released every frame at once, accepted.
+/// The channel was right; the model now releases in batches as readers do.
+#[test]
+fn ops_regression_release_batching_divergence() {
+    let data = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/ops/release-batching-divergence"),
+    )
+    .expect("kept input");
+    bytecast_fuzz::ops::run_bytes(&data);
+}

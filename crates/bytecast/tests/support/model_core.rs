@@ -40,6 +40,44 @@ struct MReader {
     offset: usize,
     lost_bytes: u64,
     lost_frames: u64,
+    /// The position the reader last published to the writers (a strong reader gates writers
+    /// there, not at `pos`): readers release in batches, see [`MReader::advance`].
+    released: u64,
+    /// Log bytes passed since `released`.
+    unreleased: u64,
+}
+
+impl MReader {
+    fn new(strong: bool, pos: u64) -> Self {
+        Self {
+            strong,
+            terminated: false,
+            pos,
+            offset: 0,
+            lost_bytes: 0,
+            lost_frames: 0,
+            released: pos,
+            unreleased: 0,
+        }
+    }
+
+    /// Moves past the record at `pos` (footprint `fp`), releasing as the real reader does:
+    /// once `cap / 16` bytes have been passed since the last release.
+    fn advance(&mut self, fp: u64, cap: u64) {
+        self.pos += fp;
+        self.offset = 0;
+        self.unreleased += fp;
+        if self.unreleased >= cap / 16 {
+            self.release();
+        }
+    }
+
+    /// Publishes the position (the real reader also does this whenever it finds nothing more
+    /// to read, and after a lap).
+    fn release(&mut self) {
+        self.released = self.pos;
+        self.unreleased = 0;
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +172,7 @@ impl Model {
         readers
             .iter()
             .filter(|r| r.m.strong && !r.m.terminated)
-            .map(|r| r.m.pos)
+            .map(|r| r.m.released)
             .fold(self.published(), u64::min)
             + self.cap
     }
@@ -229,6 +267,10 @@ impl Model {
                 return Err(ChannelError::Terminated);
             }
             if r.pos == self.published() {
+                // Caught up: the real reader gives back what it read before saying so.
+                if r.unreleased > 0 {
+                    r.release();
+                }
                 return if self.ended(writers) {
                     Err(ChannelError::EndOfStream)
                 } else {
@@ -247,6 +289,7 @@ impl Model {
                 bytes -= r.offset as u64;
                 r.pos = resume;
                 r.offset = 0;
+                r.release();
                 if frames == 0 {
                     // Nothing lost: reporting ReaderBehind(0) or carrying on are both fine.
                     *lap = Some((before.clone(), resume));
@@ -262,10 +305,7 @@ impl Model {
                 .expect("the model's records tile the log");
             match rec {
                 Rec::Data { id, bytes } => return Ok(Some((*id, bytes[r.offset..].to_vec(), *fp))),
-                Rec::Pad | Rec::Aborted => {
-                    r.pos += fp;
-                    r.offset = 0;
-                }
+                Rec::Pad | Rec::Aborted => r.advance(*fp, self.cap),
             }
         }
     }
@@ -286,8 +326,7 @@ impl Model {
                     limit,
                 }),
                 _ => {
-                    r.pos += fp;
-                    r.offset = 0;
+                    r.advance(fp, self.cap);
                     Ok(Some((id, rest)))
                 }
             },
@@ -319,8 +358,7 @@ impl Model {
                 let k = n.min(rest.len());
                 r.offset += k;
                 if k == rest.len() {
-                    r.pos += fp;
-                    r.offset = 0;
+                    r.advance(fp, self.cap);
                 }
                 Ok(Some(rest[..k].to_vec()))
             }
@@ -570,7 +608,27 @@ impl Harness {
                 "reader {k} is at log position {real}, the model says {model} (lag {lag})\n{}",
                 self.ctx()
             );
-            self.readers[k].m.pos = real;
+            // The real reader passed (or has not yet passed) only skipped records; follow it
+            // record by record, so that its batched releases stay in step.
+            let cap = self.model.cap;
+            let m = &mut self.readers[k].m;
+            if real > model {
+                let skipped: Vec<u64> = self
+                    .model
+                    .log
+                    .range(model..real)
+                    .map(|(_, (fp, _))| *fp)
+                    .collect();
+                for fp in skipped {
+                    m.advance(fp, cap);
+                }
+                if real == published && m.unreleased > 0 {
+                    m.release();
+                }
+            } else {
+                m.pos = real;
+                m.released = m.released.min(real);
+            }
         }
     }
 
@@ -823,14 +881,7 @@ impl Harness {
                         };
                         self.readers.push(RSlot {
                             real,
-                            m: MReader {
-                                strong,
-                                terminated: false,
-                                pos,
-                                offset: 0,
-                                lost_bytes: 0,
-                                lost_frames: 0,
-                            },
+                            m: MReader::new(strong, pos),
                         });
                     }
                     Err(e) => assert_eq!(Err(e), expected, "new reader\n{}", self.ctx()),
