@@ -787,9 +787,8 @@ impl Shared {
         let at = res.frame_pos();
         // The data frame's footprint, if one was committed (else the frame is an aborted record).
         let used = writer.map(|_| crate::frame::footprint(committed_len));
-        match writer {
-            Some(id) => {
-                let used = crate::frame::footprint(committed_len);
+        match writer.zip(used) {
+            Some((id, used)) => {
                 self.write_header(at, Kind::Data, id, committed_len);
                 if used < frame {
                     let gap = at.wrapping_add(used);
