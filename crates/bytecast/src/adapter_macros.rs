@@ -1,5 +1,6 @@
 //! Code shared by the adapter crates (`bytecast-tokio`, `bytecast-futures`): the handle
-//! newtypes and the `Channel` wrapper, with their forwarding and docs, written once.
+//! newtypes, the `Channel` wrapper and the `FrameStream`, with their forwarding and docs, written
+//! once.
 //!
 //! Not a public API: the macros are `#[doc(hidden)]` and may change in any release; each adapter
 //! depends on the `bytecast` of the same version. An adapter invokes both macros and writes by
@@ -7,7 +8,8 @@
 //!
 //! Paths into the core are `$crate::...` and into the standard library `::std::...`; besides the
 //! prelude, the only names taken from the call site are the adapter's own types (its handles and
-//! `FrameStream`).
+//! `FrameStream`) and, for `FrameStream`, `futures_core`'s `Stream` trait (every adapter
+//! depends on `futures-core`).
 //! Doc links name their targets through `bytecast::` (a dependency of every adapter): rustdoc
 //! resolves them where the macro is invoked.
 #![cfg(feature = "std")]
@@ -487,6 +489,87 @@ macro_rules! __adapter_channel {
             /// Per-reader statistics: lag, and lost bytes and frames for weak readers.
             pub fn readers(&self) -> ::std::vec::Vec<$crate::ReaderStats> {
                 self.0.readers()
+            }
+        }
+    };
+}
+
+/// The adapter's `FrameStream`: a reader's frames as a `futures_core::Stream`, in the invoking
+/// module, which must have `Reader` (the adapter's) and `Stream` (`futures_core::Stream`) in
+/// scope. `example` is the doc example, in the adapter's own runtime.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapter_frame_stream {
+    (example: { $(#[$example:meta])* } $(,)?) => {
+        /// A reader's frames as a [`Stream`] of `(writer id, bytes)`, made by `into_stream` on
+        /// any reader.
+        ///
+        /// | reader sees | stream yields |
+        /// |---|---|
+        /// | a frame | `Some(Ok((writer_id, bytes)))` |
+        /// | a weak reader was lapped | `Some(Err(ChannelError::ReaderBehind(lost_bytes)))`, then the stream goes on at the oldest frame still whole |
+        /// | drained (or every writer and the channel gone) and caught up | `None` |
+        /// | terminated | `Some(Err(ChannelError::Terminated))`, then `None` |
+        ///
+        /// # Examples
+        $(#[$example])*
+        #[derive(Debug)]
+        #[must_use = "streams do nothing unless polled"]
+        pub struct FrameStream {
+            reader: Reader,
+            /// `Terminated` was yielded: the stream is over.
+            terminated: bool,
+        }
+
+        impl FrameStream {
+            /// A stream of `reader`'s frames.
+            pub fn new(reader: Reader) -> Self {
+                Self {
+                    reader,
+                    terminated: false,
+                }
+            }
+
+            /// The reader.
+            pub fn get_ref(&self) -> &Reader {
+                &self.reader
+            }
+
+            /// The reader, mutably.
+            pub fn get_mut(&mut self) -> &mut Reader {
+                &mut self.reader
+            }
+
+            /// Gives the reader back, at the position the stream reached.
+            pub fn into_inner(self) -> Reader {
+                self.reader
+            }
+        }
+
+        impl Stream for FrameStream {
+            type Item = ::std::result::Result<(u16, ::std::vec::Vec<u8>), $crate::ChannelError>;
+
+            fn poll_next(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::option::Option<Self::Item>> {
+                let this = self.get_mut();
+                if this.terminated {
+                    return ::std::task::Poll::Ready(None);
+                }
+                // No limit: a frame is never longer than the channel's `max_frame_len`, and
+                // the `Vec` is sized to the frame, not to the limit.
+                this.reader
+                    .poll_read_frame(cx, usize::MAX)
+                    .map(|r| match r {
+                        Ok(frame) => Some(Ok(frame)),
+                        Err($crate::ChannelError::EndOfStream) => None,
+                        Err($crate::ChannelError::Terminated) => {
+                            this.terminated = true;
+                            Some(Err($crate::ChannelError::Terminated))
+                        }
+                        Err(e) => Some(Err(e)),
+                    })
             }
         }
     };
