@@ -2,8 +2,8 @@
 //! code as the proptest `crates/bytecast/tests/model.rs`, included from
 //! `crates/bytecast/tests/support/model_core.rs`.
 //!
-//! Differences from the original: the operations derive `Arbitrary` (the fuzzer builds them
-//! from bytes) instead of proptest strategies, and [`run_case`] runs on the caller's thread
+//! Differences from the proptest: cases are built from bytes (`Arbitrary` for [`Case`]) instead
+//! of proptest strategies, and [`run_case`] runs on the caller's thread
 //! (libFuzzer's `-timeout` turns a hang into a finding).
 
 #![allow(missing_docs)]
@@ -16,75 +16,7 @@ use bytecast::{
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-// ---------------------------------------------------------------------------------------------
-// Operations.
-
-#[derive(Debug, Clone)]
-pub enum Op {
-    NewStrongWriter,
-    NewWeakWriter,
-    DropWriter(usize),
-    TerminateWriter(usize),
-    DowngradeWriter(usize),
-    UpgradeWriter(usize),
-    NewReader {
-        strong: bool,
-        tail: bool,
-    },
-    DropReader(usize),
-    TerminateReader(usize),
-    DowngradeReader(usize),
-    /// `try_write` of `len % (max_frame_len + 9)` bytes.
-    Write {
-        w: usize,
-        len: usize,
-    },
-    /// `try_reserve(len)`, `put` of `put % (len + 5)` bytes, then commit (or drop = abort).
-    Grant {
-        w: usize,
-        len: usize,
-        put: usize,
-        commit: bool,
-    },
-    ReadFrame {
-        r: usize,
-        max: usize,
-    },
-    ReadFrameInto {
-        r: usize,
-        max: usize,
-    },
-    ReadBytes {
-        r: usize,
-        n: usize,
-    },
-    Skip(usize),
-    Borrow(usize),
-    Drain,
-    Terminate,
-    DropChannel,
-}
-
-#[derive(Debug, Clone)]
-pub enum Step {
-    Op(Op),
-    /// A grant held open while `inner` runs, then committed or aborted.
-    Hold {
-        w: usize,
-        len: usize,
-        put: usize,
-        commit: bool,
-        inner: Vec<Op>,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct Params {
-    pub requested_capacity: usize,
-    pub drop_mode: bool,
-    pub max_writers: usize,
-    pub max_readers: usize,
-}
+// The operations, `Step` and `Params` are in the shared `model_core.rs` (included below).
 
 /// A fuzz case: channel parameters and the steps to run.
 #[derive(Debug, Clone)]

@@ -27,6 +27,9 @@
 //! (zero-length ones and conversions of a terminated handle included), and a lapped weak reader
 //! loses only frames that were overwritten.
 
+// The operations in `support/model_core.rs` are `pub` for the fuzz crate's API; here they are
+// test code.
+#![allow(missing_docs)]
 use bytecast::{
     Backpressure, Channel, ChannelError, Config, StartAt, StrongReader, StrongWriter, WeakReader,
     WeakWriter, WriteGrant,
@@ -38,75 +41,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-// ---------------------------------------------------------------------------------------------
-// Operations.
-
-#[derive(Debug, Clone)]
-enum Op {
-    NewStrongWriter,
-    NewWeakWriter,
-    DropWriter(usize),
-    TerminateWriter(usize),
-    DowngradeWriter(usize),
-    UpgradeWriter(usize),
-    NewReader {
-        strong: bool,
-        tail: bool,
-    },
-    DropReader(usize),
-    TerminateReader(usize),
-    DowngradeReader(usize),
-    /// `try_write` of `len % (max_frame_len + 9)` bytes.
-    Write {
-        w: usize,
-        len: usize,
-    },
-    /// `try_reserve(len)`, `put` of `put % (len + 5)` bytes, then commit (or drop = abort).
-    Grant {
-        w: usize,
-        len: usize,
-        put: usize,
-        commit: bool,
-    },
-    ReadFrame {
-        r: usize,
-        max: usize,
-    },
-    ReadFrameInto {
-        r: usize,
-        max: usize,
-    },
-    ReadBytes {
-        r: usize,
-        n: usize,
-    },
-    Skip(usize),
-    Borrow(usize),
-    Drain,
-    Terminate,
-    DropChannel,
-}
-
-#[derive(Debug, Clone)]
-enum Step {
-    Op(Op),
-    /// A grant held open while `inner` runs, then committed or aborted.
-    Hold {
-        w: usize,
-        len: usize,
-        put: usize,
-        commit: bool,
-        inner: Vec<Op>,
-    },
-}
-
-#[derive(Debug, Clone)]
-struct Params {
-    requested_capacity: usize,
-    drop_mode: bool,
-    max_writers: usize,
-    max_readers: usize,
-}
+// The operations, `Step` and `Params` are in the shared `support/model_core.rs` (included
+// below); this file brings their proptest strategies.
 
 fn op_strategy() -> impl Strategy<Value = Op> {
     let idx = any::<usize>();

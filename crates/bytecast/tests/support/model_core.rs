@@ -1,6 +1,77 @@
 // The reference model of the log and the harness that checks a channel against it.
 // Shared, through `include!`, by the proptest `crates/bytecast/tests/model.rs` and the fuzz
-// target `fuzz/src/ops.rs`: each of them brings the imports and the operation generators.
+// target `fuzz/src/ops.rs`: each of them brings the imports and the operation generators
+// (proptest strategies, `Arbitrary`); the operations themselves are defined here, once.
+
+// ---------------------------------------------------------------------------------------------
+// Operations.
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    NewStrongWriter,
+    NewWeakWriter,
+    DropWriter(usize),
+    TerminateWriter(usize),
+    DowngradeWriter(usize),
+    UpgradeWriter(usize),
+    NewReader {
+        strong: bool,
+        tail: bool,
+    },
+    DropReader(usize),
+    TerminateReader(usize),
+    DowngradeReader(usize),
+    /// `try_write` of `len % (max_frame_len + 9)` bytes.
+    Write {
+        w: usize,
+        len: usize,
+    },
+    /// `try_reserve(len)`, `put` of `put % (len + 5)` bytes, then commit (or drop = abort).
+    Grant {
+        w: usize,
+        len: usize,
+        put: usize,
+        commit: bool,
+    },
+    ReadFrame {
+        r: usize,
+        max: usize,
+    },
+    ReadFrameInto {
+        r: usize,
+        max: usize,
+    },
+    ReadBytes {
+        r: usize,
+        n: usize,
+    },
+    Skip(usize),
+    Borrow(usize),
+    Drain,
+    Terminate,
+    DropChannel,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    Op(Op),
+    /// A grant held open while `inner` runs, then committed or aborted.
+    Hold {
+        w: usize,
+        len: usize,
+        put: usize,
+        commit: bool,
+        inner: Vec<Op>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub requested_capacity: usize,
+    pub drop_mode: bool,
+    pub max_writers: usize,
+    pub max_readers: usize,
+}
 
 const HEADER: u64 = 8;
 
