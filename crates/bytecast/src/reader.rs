@@ -91,6 +91,7 @@ impl ReaderCore {
 
     /// The next data frame at the reader's position, skipping aborted and padding records.
     /// `Ok(None)`: nothing published yet.
+    #[inline(always)]
     fn head(&mut self) -> Result<Option<Head>, ChannelError> {
         loop {
             if self.terminated || self.shared.is_terminated() {
@@ -138,6 +139,7 @@ impl ReaderCore {
     }
 
     /// Moves past the current record (`data_len`: payload of a data frame, counted).
+    #[inline]
     fn advance(&mut self, footprint: usize, data_len: Option<usize>) {
         self.mark.pos = self.mark.pos.wrapping_add(footprint);
         if let Some(len) = data_len {
@@ -193,6 +195,7 @@ impl ReaderCore {
 
     /// Copies `dst.len()` bytes of the current frame from `self.offset`; for a weak reader,
     /// validates the copy afterwards.
+    #[inline]
     fn copy(&mut self, dst: &mut [u8]) -> Result<(), ChannelError> {
         let idx = self.shared.index(self.mark.pos) + HEADER + self.offset;
         if self.strong {
@@ -209,6 +212,7 @@ impl ReaderCore {
         }
     }
 
+    #[inline]
     fn consumed(&mut self, head: Head, n: usize) {
         self.offset += n;
         if self.offset == head.len {

@@ -101,6 +101,20 @@ impl Ring {
         }
     }
 
+    /// Stores a whole payload `src` from byte index `idx`: its whole words, then its last
+    /// partial word zero-padded (the copying writes' path, which needs no [`WordWriter`]).
+    #[inline]
+    pub(crate) fn store_payload(&self, idx: usize, src: &[u8]) {
+        let whole = src.len() - src.len() % WORD;
+        self.store_words(idx, &src[..whole]);
+        let rest = &src[whole..];
+        if !rest.is_empty() {
+            let mut w = [0u8; WORD];
+            w[..rest.len()].copy_from_slice(rest);
+            self.store_word(idx + whole, w);
+        }
+    }
+
     /// Writes 8 bytes at `idx` (a frame header).
     pub(crate) fn store_u64(&self, idx: usize, value: [u8; 8]) {
         for (i, chunk) in value.chunks_exact(WORD).enumerate() {

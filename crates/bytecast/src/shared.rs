@@ -265,6 +265,10 @@ pub(crate) struct Shared {
     history: Box<[MarkCell]>,
     /// One past the highest reader slot ever used (scans stop there); under the gate lock.
     reader_hwm: AtomicUsize,
+    /// `log2(capacity / HISTORY)`: a position's history segment is `pos >> history_shift`.
+    history_shift: u32,
+    /// [`max_frame_len`] of the capacity, computed once.
+    max_frame_len: usize,
 }
 
 /// Wakers of weak writers that wait without holding a writer slot (rare path; may lock).
@@ -380,6 +384,8 @@ impl Shared {
                 })
                 .collect(),
             reader_hwm: AtomicUsize::new(0),
+            history_shift: (capacity / HISTORY).trailing_zeros(),
+            max_frame_len: max_frame_len(capacity),
         })
     }
 
@@ -387,8 +393,9 @@ impl Shared {
         self.capacity
     }
 
+    #[inline]
     pub(crate) fn max_frame_len(&self) -> usize {
-        max_frame_len(self.capacity)
+        self.max_frame_len
     }
 
     #[inline]
@@ -478,13 +485,23 @@ impl Shared {
     }
 
     /// Wakes sleeping readers and writers; the caller has just issued a SeqCst fence after
-    /// publishing (one fence for both Dekker pairs).
+    /// publishing (one fence for both Dekker pairs). The check is inlined into the publisher;
+    /// the waking, off the path of a frame nobody waits for, is not.
+    #[inline]
     fn wake_sleepers_after_fence(&self) {
         // ORDERING: Relaxed (both); ordered after the caller's publication by its SeqCst fence,
         // which pairs with the fences in `sleep_reader` and `sleep_writer`.
         let readers = self.reader_sleepers.load(Relaxed) > 0;
         // ORDERING: Relaxed; as above.
         let writers = self.writer_sleepers.load(Relaxed) > 0;
+        if readers || writers {
+            self.wake_sleepers(readers, writers);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_sleepers(&self, readers: bool, writers: bool) {
         match (readers, writers) {
             (false, false) => {}
             (true, false) => self.wake_sleeping_readers(),
@@ -704,13 +721,13 @@ impl Shared {
     /// The caller (`WriterCore::try_reserve`) has just refused the frame if the channel is
     /// draining or terminated; a drain or terminate that races this reservation is caught by
     /// the check after the CAS.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_reserve(&self, slot: usize, len: usize) -> Result<Reservation, NoRoom> {
         let open = &self.writers[slot].open;
         let mut announced = None;
         // ORDERING: Relaxed; a first guess, validated by the CAS.
         let mut raw = self.reserve.load(Relaxed);
-        let r = loop {
+        let (r, placement) = loop {
             let r = raw & !PARKED;
             let placement = Placement::at(self.index(r), len, self.capacity);
             let end = r.wrapping_add(placement.total());
@@ -741,7 +758,7 @@ impl Shared {
             // ORDERING: SeqCst on success, see above; Relaxed on failure (a retry).
             let cas = reserve.compare_exchange_weak(raw, end, SeqCst, Relaxed);
             match cas {
-                Ok(_) => break r,
+                Ok(_) => break (r, placement),
                 Err(now) => raw = now,
             }
         };
@@ -756,7 +773,7 @@ impl Shared {
         }
         let res = Reservation {
             start: r,
-            placement: Placement::at(self.index(r), len, self.capacity),
+            placement,
             len,
             holds_baton: raw & PARKED != 0,
             exclusive,
@@ -772,7 +789,7 @@ impl Shared {
     /// Finishes a reservation: writes the headers (a committed frame of `committed_len` bytes
     /// written by `writer`, or an aborted record when `writer` is `None`), marks the slot idle
     /// and publishes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn finish(
         &self,
         slot: usize,
@@ -1077,12 +1094,13 @@ impl Shared {
     fn note_history(&self, mark: Mark) {
         // `capacity` and `HISTORY` are powers of two: shifts and masks, no division on the path
         // of every published record.
-        let seg_shift = (self.capacity / HISTORY).trailing_zeros();
+        let seg_shift = self.history_shift;
         let cell = &self.history[(mark.pos >> seg_shift) & (HISTORY - 1)];
         // A record starts in a new segment when the previous record start recorded in this cell
         // belongs to an older lap or an earlier segment.
         let seg_start = mark.pos & !((1 << seg_shift) - 1);
-        if pos_lt(cell.pos(), seg_start) || cell.pos() == usize::MAX {
+        let last = cell.pos();
+        if pos_lt(last, seg_start) || last == usize::MAX {
             cell.write(mark);
         }
     }
@@ -1282,6 +1300,20 @@ impl Shared {
                 })
             })
             .collect()
+    }
+
+    /// Writes `payload` (at most the reserved length) as the reservation's whole payload, in
+    /// one call: a `memcpy` for an exclusive reservation (`RING-EXCL-W`), whole-word stores
+    /// otherwise.
+    #[inline]
+    pub(crate) fn write_payload(&self, res: &Reservation, payload: &[u8]) {
+        debug_assert!(payload.len() <= res.len);
+        let idx = self.index(res.frame_pos()) + crate::frame::HEADER;
+        if res.exclusive {
+            self.ring.copy_in_exclusive(idx, payload);
+        } else {
+            self.ring.store_payload(idx, payload);
+        }
     }
 
     /// Writes a whole reservation's payload through a [`WordWriter`].
