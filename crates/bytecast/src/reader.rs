@@ -220,6 +220,7 @@ impl ReaderCore {
         }
     }
 
+    #[inline]
     fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
         if buf.is_empty() {
             return if self.terminated || self.shared.is_terminated() {
@@ -286,6 +287,7 @@ impl ReaderCore {
     }
 
     /// Runs `op`; if it would wait, registers the waker, announces the sleep and runs it again.
+    #[inline(always)]
     fn poll_op<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -295,6 +297,16 @@ impl ReaderCore {
             self.shared.wake_reader_done(self.slot, &mut self.sleeping);
             return Poll::Ready(r);
         }
+        self.poll_op_wait(cx, op)
+    }
+
+    /// `poll_op` when the first attempt found nothing: spin briefly, then park.
+    #[inline(never)]
+    fn poll_op_wait<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut Self) -> Result<Option<T>, ChannelError>,
+    ) -> Poll<Result<T, ChannelError>> {
         // A writer is often a few hundred nanoseconds from publishing: wait that long before
         // paying for a park (waker registration, a SeqCst fence, and the writer's wake-up
         // through the executor, usually a futex syscall on each side).

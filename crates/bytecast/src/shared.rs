@@ -585,6 +585,7 @@ impl Shared {
         fence(SeqCst);
     }
 
+    #[inline]
     pub(crate) fn wake_reader_done(&self, slot: usize, sleeping: &mut bool) {
         if core::mem::take(sleeping) {
             // ORDERING: Relaxed; a stale `true` costs one spurious wake.
@@ -609,6 +610,7 @@ impl Shared {
         fence(SeqCst);
     }
 
+    #[inline]
     pub(crate) fn wake_writer_done(&self, slot: Option<usize>, sleeping: &mut bool) {
         if core::mem::take(sleeping) {
             if let Some(s) = slot {

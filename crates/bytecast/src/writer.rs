@@ -123,6 +123,7 @@ impl WriterCore {
         }
     }
 
+    #[inline(always)]
     fn poll_reserve(
         &mut self,
         cx: &mut Context<'_>,
@@ -133,6 +134,17 @@ impl WriterCore {
                 .wake_writer_done(self.sleep_slot, &mut self.sleeping);
             return Poll::Ready(r);
         }
+        self.poll_reserve_wait(cx, len)
+    }
+
+    /// `poll_reserve` when the first attempt must wait: register, announce the sleep, retry.
+    #[cold]
+    #[inline(never)]
+    fn poll_reserve_wait(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+    ) -> Poll<Result<Reservation, ChannelError>> {
         // A strong writer waits on its slot's waker; a weak writer (which holds no slot while
         // waiting) on the shared waiter list. Both count as sleeping writers.
         match self.slot {
