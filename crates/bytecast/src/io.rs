@@ -34,6 +34,7 @@ impl From<ChannelError> for io::Error {
 ///
 /// # Errors
 /// The mapped error.
+#[inline]
 pub fn write_result(r: Result<usize, ChannelError>) -> io::Result<usize> {
     match r {
         Ok(n) => Ok(n),
@@ -47,6 +48,7 @@ pub fn write_result(r: Result<usize, ChannelError>) -> io::Result<usize> {
 ///
 /// # Errors
 /// The mapped error.
+#[inline]
 pub fn read_result(r: Result<usize, ChannelError>) -> io::Result<usize> {
     r.map_err(io::Error::from)
 }
