@@ -1,8 +1,9 @@
 //! Command line, child processes and the watchdog.
 //!
-//! The parent runs each cell in a child process of its own (this binary with `--child`), reads
-//! one line per run, and kills the child when a run does not report within the window plus
-//! [`GRACE`]: that cell is reported as a hang and the benchmark goes on. A second child of the
+//! The parent runs every run of a cell in a child process of its own (this binary with
+//! `--child`), in passes over all cells (one run of each cell per pass), reads the run's line,
+//! and kills the child when it does not report within the window plus [`GRACE`]: that cell is
+//! reported as a hang, is not run again, and the benchmark goes on. A second child of the
 //! counting binary (`bytecast-bench-allocs`) measures allocations per frame.
 
 use std::io::{BufRead, BufReader};
@@ -142,7 +143,12 @@ fn parent(a: &Args, raw: &[String]) -> ExitCode {
     }
     let load_before = report::load_average();
     let started = Instant::now();
-    let mut cells = Vec::new();
+    // Every selected cell that can run gets one run per pass, and the passes follow each other:
+    // a cell's runs are spread over the whole benchmark, so a slow spell of the machine (a 2-vCPU
+    // VM's host can halve or triple a figure for a minute) reaches every implementation alike
+    // instead of whichever cells it happened to fall on, and a median of runs is a median over
+    // time.
+    let mut plan: Vec<(&Workload, Impl, Status)> = Vec::new();
     for w in WORKLOADS {
         for &imp in IMPLS {
             if !selected(a, w, imp) {
@@ -153,29 +159,55 @@ fn parent(a: &Args, raw: &[String]) -> ExitCode {
             } else if !imp.built() {
                 Status::NotBuilt
             } else {
-                run_child(&exe, w, imp, a.runs, a.window)
+                Status::Done(Vec::new())
             };
-            let allocs = match (&status, count_allocs) {
-                (Status::Done(runs), true) if runs.iter().all(|r| r.error.is_none()) => {
-                    let window = a.window.max(Duration::from_millis(200));
-                    match run_child(&allocs_exe, w, imp, 1, window) {
-                        Status::Done(r) => r
-                            .first()
-                            .and_then(|o| o.allocs.map(|n| (n, o.alloc_frames))),
-                        _ => None,
+            plan.push((w, imp, status));
+        }
+    }
+    for pass in 1..=a.runs {
+        for (w, imp, status) in &mut plan {
+            let Status::Done(done) = status else {
+                // Not runnable, or it already hung or crashed in an earlier pass.
+                continue;
+            };
+            match run_child(&exe, w, *imp, 1, a.window) {
+                Status::Done(mut runs) => done.append(&mut runs),
+                Status::Hang { .. } => {
+                    *status = Status::Hang {
+                        runs_done: done.len(),
                     }
                 }
-                _ => None,
-            };
-            let cell = CellReport {
-                workload: w,
-                imp,
-                status,
-                allocs,
-            };
-            println!("{}", report::progress_line(&cell));
-            cells.push(cell);
+                other => *status = other,
+            }
         }
+        println!(
+            "pass {pass}/{} done after {:.0} s",
+            a.runs,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut cells = Vec::new();
+    for (w, imp, status) in plan {
+        let allocs = match (&status, count_allocs) {
+            (Status::Done(runs), true) if runs.iter().all(|r| r.error.is_none()) => {
+                let window = a.window.max(Duration::from_millis(200));
+                match run_child(&allocs_exe, w, imp, 1, window) {
+                    Status::Done(r) => r
+                        .first()
+                        .and_then(|o| o.allocs.map(|n| (n, o.alloc_frames))),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let cell = CellReport {
+            workload: w,
+            imp,
+            status,
+            allocs,
+        };
+        println!("{}", report::progress_line(&cell));
+        cells.push(cell);
     }
     let settings = Settings {
         runs: a.runs,

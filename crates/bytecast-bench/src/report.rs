@@ -380,9 +380,11 @@ pub(crate) fn markdown(
     }
     md.push_str(&format!(
         "\n## Method\n\n\
-         - Each cell (a workload on an implementation) runs in a child process of its own; the \
+         - Each run of a cell (a workload on an implementation) runs in a child process of its \
+         own, in passes: every cell runs once per pass, so each cell's runs are spread over the \
+         whole benchmark and every implementation meets the same mix of machine states. The \
          parent kills a child whose run has not reported within the window plus 10 s, and \
-         reports the cell as a hang.\n\
+         reports the cell as a hang (not run again).\n\
          - A run: set up the channel, start every reader and writer, let writers write for the \
          window (and at least 64 frames each), then stop them, close the channel (drain, drop, or an end frame for peers that \
          have no close) and wait for every reader to read everything. The figure is frames each \
