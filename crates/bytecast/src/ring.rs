@@ -135,6 +135,7 @@ impl Ring {
 
     /// Copies `src` into the ring from byte index `idx` (any alignment) with a plain `memcpy`:
     /// the fast path of large frames while no weak reader exists (`RING-EXCL-W`).
+    #[inline(always)]
     pub(crate) fn copy_in_exclusive(&self, idx: usize, src: &[u8]) {
         #[cfg(loom)]
         {
@@ -230,14 +231,21 @@ impl WordWriter {
         }
     }
 
-    /// Appends `src` (the caller keeps within the reserved range).
-    #[inline]
-    pub(crate) fn put(&mut self, ring: &Ring, mut src: &[u8]) {
+    /// Appends `src` (the caller keeps within the reserved range). The exclusive case is a
+    /// `memcpy` inlined into the caller (a grant filled in many small pieces pays no call per
+    /// piece); the word-by-word case is out of line.
+    #[inline(always)]
+    pub(crate) fn put(&mut self, ring: &Ring, src: &[u8]) {
         if self.exclusive {
             ring.copy_in_exclusive(self.idx, src);
             self.idx += src.len();
-            return;
+        } else {
+            self.put_words(ring, src);
         }
+    }
+
+    /// `put` of a reservation that is not exclusive: whole aligned words only.
+    fn put_words(&mut self, ring: &Ring, mut src: &[u8]) {
         if self.filled > 0 {
             let take = (WORD - self.filled).min(src.len());
             self.partial[self.filled..self.filled + take].copy_from_slice(&src[..take]);

@@ -308,7 +308,7 @@ impl WriteGrant<'_> {
     }
 
     /// Appends bytes to the frame; returns how many fit (at most [`remaining`](Self::remaining)).
-    #[inline]
+    #[inline(always)]
     pub fn put(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.remaining());
         self.words.put(&self.writer.shared.ring, &bytes[..n]);
