@@ -1318,7 +1318,8 @@ impl Shared {
         }
     }
 
-    /// Writes a whole reservation's payload through a [`WordWriter`].
+    /// The [`WordWriter`] that fills a grant's reservation piece by piece (a copying write
+    /// stores its payload in one call instead: [`Shared::write_payload`]).
     pub(crate) fn word_writer(&self, res: &Reservation) -> WordWriter {
         WordWriter::new(
             self.index(res.frame_pos()) + crate::frame::HEADER,
