@@ -330,6 +330,13 @@ impl ReaderCore {
     /// Spins up to [`SPIN_BEFORE_PARK`] times for a publication past the reader's position (or
     /// the end of the channel); `true` if one came.
     fn spin_for_progress(&self) -> bool {
+        // Spin only while a writer is filling a frame that will be published at the reader's
+        // position. Otherwise no publication is on its way, and the spin would only hold a worker
+        // that the writer's task may need (on an executor, the two often share one) or keep
+        // loading `published` while the writer stores it (`docs/bench.md`, "Stop 9").
+        if SPIN_BEFORE_PARK == 0 || !self.shared.in_flight_past(self.mark.pos) {
+            return false;
+        }
         for _ in 0..SPIN_BEFORE_PARK {
             spin_hint();
             if self.shared.published.pos() != self.mark.pos || self.shared.is_terminated() {

@@ -461,6 +461,14 @@ impl Shared {
         self.wake_readers();
     }
 
+    /// `true` if a record is reserved at or past `pos` (a writer is filling a frame that will
+    /// be published there).
+    #[inline]
+    pub(crate) fn in_flight_past(&self, pos: usize) -> bool {
+        // ORDERING: Relaxed; a hint for spinning only, never trusted for correctness.
+        self.reserve.load(Relaxed) & !PARKED != pos
+    }
+
     /// `true` when no more frames can ever be published after `pos`.
     pub(crate) fn ended(&self, pos: usize) -> bool {
         // ORDERING: Acquire; pairs with the Release store in `orphan`.
