@@ -310,7 +310,6 @@ mod tests {
     /// place, at every alignment, with the bytes around the range untouched.
     #[test]
     fn plain_copies_in_pieces_keep_every_byte() {
-        let ring = Ring::try_new(4 * COPY_PIECE).expect("ring");
         for (idx, len) in [
             (8, 3 * COPY_PIECE + 5),
             (0, COPY_PIECE),
@@ -319,7 +318,10 @@ mod tests {
             (0, 0),
         ] {
             let src: Vec<u8> = (0..len).map(|i| (i * 7 + idx + 1) as u8).collect();
-            ring.store_words(0, &[0xEE; 4 * COPY_PIECE]);
+            // A fresh ring per case, filled with plain copies only (Miri's weak-memory model
+            // does not support plain writes to a location after atomic ones in one test).
+            let ring = Ring::try_new(4 * COPY_PIECE).expect("ring");
+            ring.copy_in_exclusive(0, &[0xEE; 4 * COPY_PIECE]);
             ring.copy_in_exclusive(idx, &src);
             let mut back = vec![0u8; len];
             ring.copy_out_exclusive(idx, &mut back);
