@@ -105,6 +105,7 @@ pub(crate) enum Impl {
     BytecastTokio,
     BytecastAsync,
     BytecastAsyncZc,
+    BytecastAsyncZcPieces,
     BytecastTry,
     BytecastTryZc,
     TokioBroadcast,
@@ -122,6 +123,7 @@ pub(crate) const IMPLS: &[Impl] = &[
     Impl::BytecastTokio,
     Impl::BytecastAsync,
     Impl::BytecastAsyncZc,
+    Impl::BytecastAsyncZcPieces,
     Impl::BytecastTry,
     Impl::BytecastTryZc,
     Impl::TokioBroadcast,
@@ -140,6 +142,7 @@ impl Impl {
             Self::BytecastTokio => "bytecast-tokio",
             Self::BytecastAsync => "bytecast-async",
             Self::BytecastAsyncZc => "bytecast-async-zc",
+            Self::BytecastAsyncZcPieces => "bytecast-async-zc-pieces",
             Self::BytecastTry => "bytecast-try",
             Self::BytecastTryZc => "bytecast-try-zc",
             Self::TokioBroadcast => "tokio-broadcast",
@@ -168,14 +171,18 @@ impl Impl {
                 "bytecast core, async, copying: `write(&frame).await`, `read_frame_into(&mut buf).await`"
             }
             Self::BytecastAsyncZc => {
-                "bytecast core, async, zero-copy: `reserve(len).await` + `put` of the pieces + \
-                 `commit`, `borrow_frame().await` checked in place"
+                "bytecast core, async, zero-copy: `reserve(len).await` + one `put` of the stamped \
+                 frame + `commit`, `borrow_frame().await` checked in place (what the bbqueue row does)"
+            }
+            Self::BytecastAsyncZcPieces => {
+                "as `bytecast-async-zc`, the frame put in pieces as a serializer would write it: \
+                 a body slice and a stamp word per 256 bytes (512 `put`s for 64 KiB)"
             }
             Self::BytecastTry => {
                 "bytecast core, `try_write` / `try_read_frame_into` on spinning threads"
             }
             Self::BytecastTryZc => {
-                "bytecast core, `try_reserve` + `put` + `commit` / `try_borrow_frame` on spinning threads"
+                "bytecast core, `try_reserve` + one `put` + `commit` / `try_borrow_frame` on spinning threads"
             }
             Self::TokioBroadcast => {
                 "`tokio::sync::broadcast` of `Arc<[u8]>` frames (lossy by design: `Lagged(n)` is counted as loss)"
@@ -225,6 +232,7 @@ impl Impl {
             Self::BytecastTokio
                 | Self::BytecastAsync
                 | Self::BytecastAsyncZc
+                | Self::BytecastAsyncZcPieces
                 | Self::BytecastTry
                 | Self::BytecastTryZc
         )
@@ -236,9 +244,10 @@ impl Impl {
         match self {
             Self::BytecastAsync | Self::BytecastTry | Self::Selium => true,
             Self::BytecastTokio | Self::TokioBroadcast | Self::AsyncBroadcast => s.weak == 0,
-            Self::BytecastAsyncZc | Self::BytecastTryZc | Self::BbqueueThreads => {
-                one_to_one && !s.overload
-            }
+            Self::BytecastAsyncZc
+            | Self::BytecastAsyncZcPieces
+            | Self::BytecastTryZc
+            | Self::BbqueueThreads => one_to_one && !s.overload,
             Self::TokioDuplex => one_to_one && !s.overload,
             Self::Bbqueue => one_to_one,
             Self::Disruptor => s.weak == 0 && matches!(s.len, 64 | 1024 | 65536),
@@ -277,6 +286,9 @@ pub(crate) fn run_cell(
         Impl::BytecastTokio => run_async(rt, shape, dur, bc::tokio_adapter),
         Impl::BytecastAsync => run_async(rt, shape, dur, |c| bc::core_async(c, Api::Copy)),
         Impl::BytecastAsyncZc => run_async(rt, shape, dur, |c| bc::core_async(c, Api::Grant)),
+        Impl::BytecastAsyncZcPieces => {
+            run_async(rt, shape, dur, |c| bc::core_async(c, Api::GrantPieces))
+        }
         Impl::BytecastTry => run_threads(shape, dur, |c| bc::core_threads(c, Api::Copy)),
         Impl::BytecastTryZc => run_threads(shape, dur, |c| bc::core_threads(c, Api::Grant)),
         Impl::TokioBroadcast => run_async(rt, shape, dur, peers::tokio_broadcast),

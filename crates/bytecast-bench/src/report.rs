@@ -614,16 +614,34 @@ fn targets(cells: &[CellReport]) -> String {
     let big = best_bytecast(cells, "1to1-64KiB", None);
     let copy = fig("1to1-64KiB", Impl::CopyLimit);
     let selium = fig("1to1-64KiB", Impl::Selium);
+    // The copying rows do the copy limit's own work (a copy in and a copy out); shown beside
+    // the best row, which may check the frame in place.
+    let copying = [Impl::BytecastTokio, Impl::BytecastAsync, Impl::BytecastTry]
+        .into_iter()
+        .filter_map(|i| fig("1to1-64KiB", i).map(|v| (i, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
     row(
         "64 KiB, 1 → 1, within 10% of the copy limit",
         match (big, copy) {
-            (Some((i, v)), Some(c)) => format!(
-                "`{}` {} MB/s vs copy limit {} MB/s ({:.2})",
-                i.id(),
-                mbps(v, 65536),
-                mbps(c, 65536),
-                v / c
-            ),
+            (Some((i, v)), Some(c)) => {
+                let mut m = format!(
+                    "`{}` {} MB/s vs copy limit {} MB/s ({:.2})",
+                    i.id(),
+                    mbps(v, 65536),
+                    mbps(c, 65536),
+                    v / c
+                );
+                if let Some((ci, cv)) = copying.filter(|x| x.0 != i) {
+                    let _ = write!(
+                        m,
+                        "; best copying row (a copy in and a copy out, as the copy limit): `{}` {} MB/s ({:.2})",
+                        ci.id(),
+                        mbps(cv, 65536),
+                        cv / c
+                    );
+                }
+                m
+            }
             _ => "–".into(),
         },
         big.zip(copy).map(|((_, v), c)| v >= 0.9 * c),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::thread;
 
-use bytecast::{Backpressure, Channel, ChannelError, Config};
+use bytecast::{Backpressure, Channel, ChannelError, Config, WriteGrant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::frame::{pieces, staging, stamp, Verifier};
@@ -18,9 +18,24 @@ use crate::run::{
 pub(crate) enum Api {
     /// Copying: `write` / `try_write` and `read_frame_into` / `try_read_frame_into`.
     Copy,
-    /// Zero-copy: `reserve` + `put` + `commit` and `borrow_frame` (strong readers; weak readers
-    /// always copy).
+    /// Zero-copy: `reserve` + one `put` of the stamped frame + `commit`, and `borrow_frame`
+    /// (strong readers; weak readers always copy): what the bbqueue and disruptor rows do.
     Grant,
+    /// As [`Api::Grant`], the frame put in pieces as a serializer would write it: a body slice
+    /// and a stamp word per 256 bytes ([`pieces`]), 512 `put`s for 64 KiB.
+    GrantPieces,
+}
+
+/// Fills a grant: the stamped frame in one `put`, or in [`pieces`].
+fn fill(g: &mut WriteGrant<'_>, api: Api, frame: &mut [u8], writer: u32, seq: u64) {
+    if api == Api::GrantPieces {
+        pieces(frame, writer, seq, |p| {
+            g.put(p);
+        });
+    } else {
+        stamp(frame, writer, seq);
+        g.put(frame);
+    }
 }
 
 fn channel(ctx: &Ctx) -> Arc<Channel> {
@@ -141,7 +156,7 @@ pub(crate) fn core_async(ctx: &Ctx, api: Api) -> AsyncRun {
                         Api::Copy => r.read_frame_into(&mut buf).await.map(|(_, n)| {
                             v.frame(&buf[..n]);
                         }),
-                        Api::Grant => r.borrow_frame().await.map(|f| {
+                        Api::Grant | Api::GrantPieces => r.borrow_frame().await.map(|f| {
                             v.frame(&f);
                         }),
                     };
@@ -195,10 +210,8 @@ pub(crate) fn core_async(ctx: &Ctx, api: Api) -> AsyncRun {
                             stamp(&mut frame, id as u32, seq);
                             w.write(&frame).await.map(|n| assert_eq!(n, s.len))
                         }
-                        Api::Grant => w.reserve(s.len).await.map(|mut g| {
-                            pieces(&frame, id as u32, seq, |p| {
-                                g.put(p);
-                            });
+                        Api::Grant | Api::GrantPieces => w.reserve(s.len).await.map(|mut g| {
+                            fill(&mut g, api, &mut frame, id as u32, seq);
                             assert_eq!(g.commit(), s.len);
                         }),
                     };
@@ -243,7 +256,7 @@ pub(crate) fn core_threads(ctx: &Ctx, api: Api) -> ThreadRun {
                                 v.frame(&buf[..n]);
                             })
                         }),
-                        Api::Grant => r.try_borrow_frame().map(|f| {
+                        Api::Grant | Api::GrantPieces => r.try_borrow_frame().map(|f| {
                             f.map(|f| {
                                 v.frame(&f);
                             })
@@ -304,11 +317,9 @@ pub(crate) fn core_threads(ctx: &Ctx, api: Api) -> ThreadRun {
                     loop {
                         let done = match api {
                             Api::Copy => w.try_write(&frame).map(|n| n.map(drop)),
-                            Api::Grant => w.try_reserve(s.len).map(|g| {
+                            Api::Grant | Api::GrantPieces => w.try_reserve(s.len).map(|g| {
                                 g.map(|mut g| {
-                                    pieces(&frame, id as u32, seq, |p| {
-                                        g.put(p);
-                                    });
+                                    fill(&mut g, api, &mut frame, id as u32, seq);
                                     g.commit();
                                 })
                             }),
