@@ -42,6 +42,23 @@ pub(crate) const WORD: usize = core::mem::size_of::<usize>();
 /// 1 → 1, 193 k → 228 k frames/s. Elsewhere the pieces cost one loop iteration per 2 KiB.
 const COPY_PIECE: usize = 2048;
 
+/// Copies `src` to `dst` in pieces of [`COPY_PIECE`] bytes (out of line: only payloads longer
+/// than a piece come here).
+///
+/// # Safety
+/// `dst` is valid for writes of `src.len()` bytes that no other thread reads or writes during
+/// the call, and does not overlap `src`.
+#[inline(never)]
+unsafe fn copy_in_pieces(dst: *mut u8, src: &[u8]) {
+    for (i, piece) in src.chunks(COPY_PIECE).enumerate() {
+        // SAFETY: the piece's destination `[dst + i * COPY_PIECE, + piece.len())` lies inside
+        // `[dst, dst + src.len())`, which the caller guarantees is writable and unshared.
+        unsafe {
+            core::ptr::copy_nonoverlapping(piece.as_ptr(), dst.add(i * COPY_PIECE), piece.len());
+        }
+    }
+}
+
 /// The shared byte ring.
 pub(crate) struct Ring {
     /// `capacity / WORD` words; governed by `RING-ALIGN` and `RING-EXCL`.
@@ -166,15 +183,17 @@ impl Ring {
                 .cast::<u8>()
                 .cast_mut()
                 .wrapping_add(idx);
-            for (i, piece) in src.chunks(COPY_PIECE).enumerate() {
-                let to = base.wrapping_add(i * COPY_PIECE);
-                // SAFETY: RING-EXCL-W: the piece lies inside the range, which is inside the
-                // allocation (asserted above), and no other thread reads or writes the range
-                // until the writer publishes it (which orders this copy before any read through
-                // `published`'s Release/Acquire pair). Writing through a pointer derived from
-                // `&[AtomicUsize]` is allowed: `AtomicUsize` is an `UnsafeCell<usize>` with the
-                // layout of `usize`, and any bytes are a valid `usize`.
-                unsafe { core::ptr::copy_nonoverlapping(piece.as_ptr(), to, piece.len()) }
+            if src.len() <= COPY_PIECE {
+                // SAFETY: RING-EXCL-W: the range is inside the allocation (asserted above) and
+                // no other thread reads or writes it until the writer publishes it (which orders
+                // this copy before any read through `published`'s Release/Acquire pair). Writing
+                // through a pointer derived from `&[AtomicUsize]` is allowed: `AtomicUsize` is an
+                // `UnsafeCell<usize>` with the layout of `usize`, and any bytes are a valid
+                // `usize`.
+                unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), base, src.len()) }
+            } else {
+                // SAFETY: as above, for the same range.
+                unsafe { copy_in_pieces(base, src) }
             }
         }
     }
@@ -203,8 +222,12 @@ impl Ring {
         #[cfg(not(loom))]
         {
             let src = self.bytes(idx, dst.len());
-            for (to, piece) in dst.chunks_mut(COPY_PIECE).zip(src.chunks(COPY_PIECE)) {
-                to.copy_from_slice(piece);
+            if src.len() <= COPY_PIECE {
+                dst.copy_from_slice(src);
+            } else {
+                for (to, piece) in dst.chunks_mut(COPY_PIECE).zip(src.chunks(COPY_PIECE)) {
+                    to.copy_from_slice(piece);
+                }
             }
         }
     }
