@@ -51,10 +51,11 @@ const COPY_PIECE: usize = 2048;
 #[inline(never)]
 unsafe fn copy_in_pieces(dst: *mut u8, src: &[u8]) {
     for (i, piece) in src.chunks(COPY_PIECE).enumerate() {
+        let to = dst.wrapping_add(i * COPY_PIECE);
         // SAFETY: the piece's destination `[dst + i * COPY_PIECE, + piece.len())` lies inside
         // `[dst, dst + src.len())`, which the caller guarantees is writable and unshared.
         unsafe {
-            core::ptr::copy_nonoverlapping(piece.as_ptr(), dst.add(i * COPY_PIECE), piece.len());
+            core::ptr::copy_nonoverlapping(piece.as_ptr(), to, piece.len());
         }
     }
 }
