@@ -42,24 +42,6 @@ pub(crate) const WORD: usize = core::mem::size_of::<usize>();
 /// 1 → 1, 193 k → 228 k frames/s. Elsewhere the pieces cost one loop iteration per 2 KiB.
 const COPY_PIECE: usize = 2048;
 
-/// Copies `src` to `dst` in pieces of [`COPY_PIECE`] bytes (out of line: only payloads longer
-/// than a piece come here).
-///
-/// # Safety
-/// `dst` is valid for writes of `src.len()` bytes that no other thread reads or writes during
-/// the call, and does not overlap `src`.
-#[inline(never)]
-unsafe fn copy_in_pieces(dst: *mut u8, src: &[u8]) {
-    for (i, piece) in src.chunks(COPY_PIECE).enumerate() {
-        let to = dst.wrapping_add(i * COPY_PIECE);
-        // SAFETY: the piece's destination `[dst + i * COPY_PIECE, + piece.len())` lies inside
-        // `[dst, dst + src.len())`, which the caller guarantees is writable and unshared.
-        unsafe {
-            core::ptr::copy_nonoverlapping(piece.as_ptr(), to, piece.len());
-        }
-    }
-}
-
 /// The shared byte ring.
 pub(crate) struct Ring {
     /// `capacity / WORD` words; governed by `RING-ALIGN` and `RING-EXCL`.
@@ -163,10 +145,29 @@ impl Ring {
         out
     }
 
-    /// Copies `src` into the ring from byte index `idx` (any alignment) with a plain `memcpy`:
-    /// the fast path of large frames while no weak reader exists (`RING-EXCL-W`).
+    /// Copies `src` into the ring from byte index `idx` (any alignment) with a plain `memcpy`
+    /// (in pieces of [`COPY_PIECE`] bytes when longer): the fast path of large frames while no
+    /// weak reader exists (`RING-EXCL-W`).
     #[inline(always)]
     pub(crate) fn copy_in_exclusive(&self, idx: usize, src: &[u8]) {
+        if src.len() <= COPY_PIECE {
+            self.copy_in_piece(idx, src);
+        } else {
+            self.copy_in_pieces(idx, src);
+        }
+    }
+
+    /// [`Ring::copy_in_exclusive`] of a payload longer than one piece (out of line).
+    #[inline(never)]
+    fn copy_in_pieces(&self, idx: usize, src: &[u8]) {
+        for (i, piece) in src.chunks(COPY_PIECE).enumerate() {
+            self.copy_in_piece(idx + i * COPY_PIECE, piece);
+        }
+    }
+
+    /// One `memcpy` of `src` into the ring from byte index `idx` (`RING-EXCL-W`).
+    #[inline(always)]
+    fn copy_in_piece(&self, idx: usize, src: &[u8]) {
         #[cfg(loom)]
         {
             let _ = (idx, src);
@@ -184,18 +185,12 @@ impl Ring {
                 .cast::<u8>()
                 .cast_mut()
                 .wrapping_add(idx);
-            if src.len() <= COPY_PIECE {
-                // SAFETY: RING-EXCL-W: the range is inside the allocation (asserted above) and
-                // no other thread reads or writes it until the writer publishes it (which orders
-                // this copy before any read through `published`'s Release/Acquire pair). Writing
-                // through a pointer derived from `&[AtomicUsize]` is allowed: `AtomicUsize` is an
-                // `UnsafeCell<usize>` with the layout of `usize`, and any bytes are a valid
-                // `usize`.
-                unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), base, src.len()) }
-            } else {
-                // SAFETY: as above, for the same range.
-                unsafe { copy_in_pieces(base, src) }
-            }
+            // SAFETY: RING-EXCL-W: the range is inside the allocation (asserted above) and no
+            // other thread reads or writes it until the writer publishes it (which orders this
+            // copy before any read through `published`'s Release/Acquire pair). Writing through
+            // a pointer derived from `&[AtomicUsize]` is allowed: `AtomicUsize` is an
+            // `UnsafeCell<usize>` with the layout of `usize`, and any bytes are a valid `usize`.
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), base, src.len()) }
         }
     }
 

@@ -1315,7 +1315,7 @@ impl Shared {
     /// Writes `payload` (at most the reserved length) as the reservation's whole payload, in
     /// one call: a `memcpy` for an exclusive reservation (`RING-EXCL-W`), whole-word stores
     /// otherwise.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write_payload(&self, res: &Reservation, payload: &[u8]) {
         debug_assert!(payload.len() <= res.len);
         let idx = self.index(res.frame_pos()) + crate::frame::HEADER;
