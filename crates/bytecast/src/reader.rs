@@ -14,9 +14,10 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::task::{Context, Poll};
 
-/// How many times a reader that found nothing spins (a `spin_loop` hint and one load of the
-/// published end each, about a microsecond in all) before it parks. Bounded, so an async task
-/// never holds its executor thread longer than that; none under loom, to keep the models small.
+/// How many times a reader that found nothing, while a frame is reserved at its position, spins
+/// (a `spin_loop` hint and one load of the published end each, about a microsecond in all) before
+/// it parks. Bounded, so an async task never holds its executor thread longer than that; none
+/// under loom, to keep the models small.
 const SPIN_BEFORE_PARK: usize = if cfg!(loom) { 0 } else { 64 };
 
 /// Where a new reader starts.
