@@ -308,7 +308,8 @@ impl ReaderCore {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut Self) -> Result<Option<T>, ChannelError>,
     ) -> Poll<Result<T, ChannelError>> {
-        // A writer is often a few hundred nanoseconds from publishing: wait that long before
+        // A writer in the middle of a frame at our position is often a few hundred nanoseconds
+        // from publishing it: wait that long (`spin_for_progress` decides whether to) before
         // paying for a park (waker registration, a SeqCst fence, and the writer's wake-up
         // through the executor, usually a futex syscall on each side).
         if self.spin_for_progress() {
