@@ -24,7 +24,7 @@ const GRACE: Duration = Duration::from_secs(10);
 const USAGE: &str = "\
 Usage: bytecast-bench [--quick] [--filter TEXT]... [--runs N] [--window-ms MS]
                       [--out DIR] [--command TEXT] [--no-allocs] [--list]
-       bytecast-bench --single-thread copy|grant|adapter|copy-limit FRAMES [LEN]
+       bytecast-bench --single-thread copy|grant|grant-pieces|adapter|copy-limit FRAMES [LEN]
 
   --quick         3 runs of 100 ms per cell (about a minute) instead of 5 of 300 ms
   --filter TEXT   only cells whose `workload/implementation` contains TEXT (repeatable)

@@ -14,7 +14,7 @@ use crate::frame::{pieces, staging, stamp, Verifier};
 use crate::run::CAPACITY;
 
 /// The paths `--single-thread` knows.
-pub(crate) const PATHS: &[&str] = &["copy", "grant", "adapter", "copy-limit"];
+pub(crate) const PATHS: &[&str] = &["copy", "grant", "grant-pieces", "adapter", "copy-limit"];
 
 /// Runs `frames` frames of `len` bytes through `path`; returns how many were checked.
 pub(crate) fn single_thread(path: &str, frames: u64, len: usize) -> Result<u64, String> {
@@ -37,15 +37,23 @@ pub(crate) fn single_thread(path: &str, frames: u64, len: usize) -> Result<u64, 
                 v.frame(&buf[..n]);
             }
         }
-        "grant" => {
+        // `grant`: the stamped frame in one `put`, as the `-zc` rows do; `grant-pieces`: as the
+        // `-zc-pieces` row does.
+        "grant" | "grant-pieces" => {
+            let one_put = path == "grant";
             for seq in 0..frames {
                 let mut g = w
                     .try_reserve(len)
                     .map_err(|e| e.to_string())?
                     .ok_or("no room")?;
-                pieces(&frame, 0, seq, |p| {
-                    g.put(p);
-                });
+                if one_put {
+                    stamp(&mut frame, 0, seq);
+                    g.put(&frame);
+                } else {
+                    pieces(&frame, 0, seq, |p| {
+                        g.put(p);
+                    });
+                }
                 g.commit();
                 let f = r
                     .try_borrow_frame()
