@@ -38,6 +38,7 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    #[inline]
     pub(crate) fn encode(self) -> [u8; 8] {
         let mut b = [0u8; 8];
         b[..4].copy_from_slice(&self.len.to_le_bytes());
@@ -48,6 +49,7 @@ impl Header {
 
     /// Decodes a header; `None` for bytes that are not a header (possible only for a weak reader
     /// that raced a writer, which then discards what it read).
+    #[inline]
     pub(crate) fn decode(b: [u8; 8]) -> Option<Self> {
         let kind = match b[6] {
             1 => Kind::Data,
@@ -66,6 +68,7 @@ impl Header {
     }
 
     /// Bytes this record occupies in the log.
+    #[inline]
     pub(crate) fn footprint(self) -> usize {
         footprint(self.len as usize)
     }

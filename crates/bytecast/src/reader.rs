@@ -695,6 +695,7 @@ impl FrameRef<'_> {
     }
 
     /// The frame's bytes (the rest of it, if byte reads consumed its start).
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         let r = &*self.reader;
         let idx = r.shared.index(r.mark.pos) + HEADER + r.offset;
@@ -705,6 +706,7 @@ impl FrameRef<'_> {
 #[cfg(not(loom))]
 impl core::ops::Deref for FrameRef<'_> {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         self.bytes()
     }
@@ -722,6 +724,7 @@ impl fmt::Debug for FrameRef<'_> {
 
 #[cfg(not(loom))]
 impl Drop for FrameRef<'_> {
+    #[inline]
     fn drop(&mut self) {
         let rest = self.head.len - self.reader.offset;
         self.reader.consumed(self.head, rest);

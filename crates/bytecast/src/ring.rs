@@ -128,6 +128,7 @@ impl Ring {
     }
 
     /// Writes 8 bytes at `idx` (a frame header).
+    #[inline]
     pub(crate) fn store_u64(&self, idx: usize, value: [u8; 8]) {
         for (i, chunk) in value.chunks_exact(WORD).enumerate() {
             let mut w = [0u8; WORD];
@@ -137,6 +138,7 @@ impl Ring {
     }
 
     /// Reads 8 bytes at `idx` (a frame header) with atomic loads.
+    #[inline]
     pub(crate) fn load_u64(&self, idx: usize) -> [u8; 8] {
         let mut out = [0u8; 8];
         for (i, chunk) in out.chunks_exact_mut(WORD).enumerate() {
@@ -279,12 +281,18 @@ impl WordWriter {
         if self.exclusive {
             ring.copy_in_exclusive(self.idx, src);
             self.idx += src.len();
+        } else if self.filled == 0 && src.len() % WORD == 0 {
+            // Whole words at a word boundary (a frame put in one piece of a multiple of 8
+            // bytes, the common case): the stores alone, inlined.
+            ring.store_words(self.idx, src);
+            self.idx += src.len();
         } else {
             self.put_words(ring, src);
         }
     }
 
     /// `put` of a reservation that is not exclusive: whole aligned words only.
+    #[inline(never)]
     fn put_words(&mut self, ring: &Ring, mut src: &[u8]) {
         if self.filled > 0 {
             let take = (WORD - self.filled).min(src.len());
@@ -351,6 +359,43 @@ mod tests {
                 all[idx + len..].iter().all(|&b| b == 0xEE),
                 "after the range"
             );
+        }
+    }
+
+    /// A grant's word-by-word puts (no weak reader excluded) land as one contiguous payload,
+    /// whatever mix of whole-word puts at a word boundary (the inlined path) and other puts
+    /// (the partial-word path) fills it, with the last word zero-padded.
+    #[test]
+    fn word_puts_of_any_split_keep_every_byte() {
+        let splits: [&[usize]; 6] = [
+            &[64],
+            &[8, 16, 8],
+            &[3, 5, 8, 16],
+            &[8, 3, 13, 8],
+            &[1, 7, 7, 1, 8],
+            &[16, 5],
+        ];
+        for split in splits {
+            let len: usize = split.iter().sum();
+            let src: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+            let ring = Ring::try_new(256).expect("ring");
+            for i in (0..256).step_by(WORD) {
+                ring.store_word(i, [0xEE; WORD]);
+            }
+            let mut w = WordWriter::new(16, false);
+            let mut at = 0;
+            for &n in split {
+                w.put(&ring, &src[at..at + n]);
+                at += n;
+            }
+            w.flush(&ring);
+            let padded = len.div_ceil(WORD) * WORD;
+            let mut back = vec![0u8; 256];
+            ring.copy_out_racy(0, &mut back);
+            assert_eq!(&back[16..16 + len], &src[..], "split {split:?}");
+            assert!(back[16 + len..16 + padded].iter().all(|&b| b == 0), "padding");
+            assert!(back[..16].iter().all(|&b| b == 0xEE), "before the payload");
+            assert!(back[16 + padded..].iter().all(|&b| b == 0xEE), "after it");
         }
     }
 }

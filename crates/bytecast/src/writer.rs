@@ -114,6 +114,7 @@ impl WriterCore {
         }
     }
 
+    #[inline]
     fn release_weak_slot(&mut self) {
         if self.strong {
             return;
@@ -334,6 +335,7 @@ impl WriteGrant<'_> {
 }
 
 impl Drop for WriteGrant<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.finished {
             self.writer.finish(self.res, None);
