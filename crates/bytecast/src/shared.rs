@@ -86,7 +86,13 @@ impl MarkCell {
     #[inline]
     fn write(&self, m: Mark) {
         // ORDERING: Relaxed; only this thread writes `seq` (SEQ-ONE-WRITER).
-        let seq = self.seq.load(Relaxed);
+        self.write_after(self.seq.load(Relaxed), m);
+    }
+
+    /// [`MarkCell::write`] by a writer that keeps the cell's sequence number `seq` itself (so
+    /// that it does not load this cell's line, see [`HolderCopy`]).
+    #[inline]
+    fn write_after(&self, seq: usize, m: Mark) {
         // ORDERING: Relaxed; the Release fence below orders it before the field stores.
         self.seq.store(seq.wrapping_add(1), Relaxed);
         fence(Release);
@@ -107,22 +113,6 @@ impl MarkCell {
         // ORDERING: Acquire; pairs with the Release store in `MarkCell::write`, so the records
         // below a published position are visible.
         self.pos.load(Acquire)
-    }
-
-    /// The mark as its one writer last wrote it, without the seqlock: only for the thread that
-    /// is the cell's writer now (`SEQ-ONE-WRITER`; the baton holder for `published`), which the
-    /// hand-over of that role (baton CASes, `SeqCst`) orders after the previous writer's stores.
-    #[inline]
-    fn read_owned(&self) -> Mark {
-        Mark {
-            // ORDERING: Relaxed (all three); see above: written by this thread or by one whose
-            // writes happen before it took over.
-            pos: self.pos.load(Relaxed),
-            // ORDERING: Relaxed; as above.
-            frames: self.frames.load(Relaxed),
-            // ORDERING: Relaxed; as above.
-            payload: self.payload.load(Relaxed),
-        }
     }
 
     /// A consistent mark (retries while a write is in progress).
@@ -147,6 +137,55 @@ impl MarkCell {
             }
             spin_hint();
         }
+    }
+}
+
+/// The baton holder's own copy of the mark it last wrote into `published`, and of that cell's
+/// sequence number, on a line that no reader loads.
+///
+/// Why: every caught-up reader keeps loading `published`'s line. A holder that read its last
+/// mark (or the seqlock's sequence number) back from that line would load a line the readers
+/// keep taking, and its loads would be squashed and replayed when they do; from this copy it
+/// only stores to `published` (`docs/bench.md`, "Stop 10").
+#[derive(Debug, Default)]
+struct HolderCopy {
+    seq: AtomicUsize,
+    pos: AtomicUsize,
+    frames: AtomicUsize,
+    payload: AtomicUsize,
+}
+
+impl HolderCopy {
+    /// The mark as the baton holders last wrote it. Only for the baton holder (like every
+    /// access to this copy): the hand-over of the baton (SeqCst CASes) orders the previous
+    /// holder's stores before this holder's loads.
+    #[inline]
+    fn mark(&self) -> Mark {
+        Mark {
+            // ORDERING: Relaxed (all three); see above: written by this thread or by a holder
+            // whose stores happen before this thread took the baton.
+            pos: self.pos.load(Relaxed),
+            // ORDERING: Relaxed; as above.
+            frames: self.frames.load(Relaxed),
+            // ORDERING: Relaxed; as above.
+            payload: self.payload.load(Relaxed),
+        }
+    }
+
+    /// Writes `m` into `cell` (the holder's seqlock write) and keeps the copy.
+    #[inline]
+    fn publish(&self, cell: &MarkCell, m: Mark) {
+        // ORDERING: Relaxed (all); as in `mark`: only the baton holder touches this copy.
+        let seq = self.seq.load(Relaxed);
+        cell.write_after(seq, m);
+        // ORDERING: Relaxed; as above.
+        self.seq.store(seq.wrapping_add(2), Relaxed);
+        // ORDERING: Relaxed; as above.
+        self.pos.store(m.pos, Relaxed);
+        // ORDERING: Relaxed; as above.
+        self.frames.store(m.frames, Relaxed);
+        // ORDERING: Relaxed; as above.
+        self.payload.store(m.payload, Relaxed);
     }
 }
 
@@ -238,6 +277,8 @@ pub(crate) struct Shared {
     reserve: CachePadded<AtomicUsize>,
     /// End of the finished prefix, with counts; written by the baton holder.
     pub(crate) published: CachePadded<MarkCell>,
+    /// The baton holder's copy of `published` (and its sequence number).
+    holder_copy: CachePadded<HolderCopy>,
     /// [`HELD`], or the position where the publication baton is parked.
     baton: CachePadded<AtomicUsize>,
     /// Lower bound of `min(published, strong readers)`; written under `gate_lock`.
@@ -339,6 +380,7 @@ impl Shared {
             // The baton starts parked in `reserve`: the first reservation takes it.
             reserve: CachePadded::new(AtomicUsize::new(PARKED)),
             published: CachePadded::new(MarkCell::default()),
+            holder_copy: CachePadded::new(HolderCopy::default()),
             baton: CachePadded::new(AtomicUsize::new(HELD)),
             gate: CachePadded::new(MarkCell::default()),
             gate_lock: AtomicBool::new(false),
@@ -834,7 +876,7 @@ impl Shared {
         // its own scans.
         // ORDERING: Release; publishes the headers to later holders' Acquire slot loads.
         self.writers[slot].open.store(IDLE, Release);
-        let mut mark = self.published.read_owned();
+        let mut mark = self.holder_copy.mark();
         debug_assert_eq!(
             mark.pos, res.start,
             "the baton taken from `reserve` is at our record"
@@ -960,7 +1002,7 @@ impl Shared {
     /// wakes sleepers once at the end (after the re-checks, so that a panicking waker cannot
     /// leave a finished record unpublished).
     fn run_publisher(&self) {
-        self.publish_from(self.published.read_owned(), false);
+        self.publish_from(self.holder_copy.mark(), false);
     }
 
     /// The baton holder's loop (see `run_publisher`), from `mark`: the published end, or past
@@ -983,7 +1025,7 @@ impl Shared {
                 mark.pos = mark.pos.wrapping_add(h.footprint());
             }
             if unpublished || mark.pos != start {
-                self.published.write(mark);
+                self.holder_copy.publish(&self.published, mark);
                 advanced = true;
                 unpublished = false;
             }
