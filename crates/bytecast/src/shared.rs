@@ -933,7 +933,7 @@ impl Shared {
             }
             None => mark.pos = mark.pos.wrapping_add(frame),
         }
-        self.publish_from(mark, true);
+        self.publish_from(mark.pos, mark.frames, mark.payload, true);
     }
 
     #[inline]
@@ -1037,13 +1037,26 @@ impl Shared {
     /// wakes sleepers once at the end (after the re-checks, so that a panicking waker cannot
     /// leave a finished record unpublished).
     fn run_publisher(&self) {
-        self.publish_from(self.holder_copy.mark(), false);
+        let m = self.holder_copy.mark();
+        self.publish_from(m.pos, m.frames, m.payload, false);
     }
 
-    /// The baton holder's loop (see `run_publisher`), from `mark`: the published end, or past
-    /// it (`walked`) when the holder has already walked its own finished records.
+    /// The baton holder's loop (see `run_publisher`), from the mark `pos`/`frames`/`payload`:
+    /// the published end, or past it (`walked`) when the holder has already walked its own
+    /// finished records.
+    ///
+    /// The mark comes as three words, in registers, rather than as a `Mark`, which (24 bytes)
+    /// would go through a stack copy: the compiler then summed its fields with 16-byte loads of
+    /// words just stored 8 bytes at a time, a store-forwarding failure that made the lone
+    /// writer wait for every store before it, the frame's included (`perf annotate`: 40 % of
+    /// `try_write`'s samples; `docs/bench.md`, "Stop 10").
     #[inline]
-    fn publish_from(&self, mut mark: Mark, walked: bool) {
+    fn publish_from(&self, pos: usize, frames: usize, payload: usize, walked: bool) {
+        let mut mark = Mark {
+            pos,
+            frames,
+            payload,
+        };
         let mut unpublished = walked;
         let mut advanced = false;
         loop {
