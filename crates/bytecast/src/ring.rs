@@ -393,7 +393,10 @@ mod tests {
             let mut back = vec![0u8; 256];
             ring.copy_out_racy(0, &mut back);
             assert_eq!(&back[16..16 + len], &src[..], "split {split:?}");
-            assert!(back[16 + len..16 + padded].iter().all(|&b| b == 0), "padding");
+            assert!(
+                back[16 + len..16 + padded].iter().all(|&b| b == 0),
+                "padding"
+            );
             assert!(back[..16].iter().all(|&b| b == 0xEE), "before the payload");
             assert!(back[16 + padded..].iter().all(|&b| b == 0xEE), "after it");
         }
