@@ -1350,9 +1350,21 @@ impl Shared {
 
     /// Fence-based seqlock, reader side: after copying bytes of `[pos, ...)` with atomic loads,
     /// `true` if no writer can have overwritten them (nothing was reserved past `pos + cap`).
+    ///
+    /// First against the gate, which caught-up weak readers are usually at or past: a writer
+    /// that overwrote bytes at `pos` reserved up to `end > pos + capacity` after seeing a gate
+    /// `g >= end - capacity > pos` (its space check), before its `Release` fence. If the copy
+    /// read any of its stores, the fences synchronise, so this load of the gate (coherence:
+    /// it comes after the writer's observation of `g`, and the gate never goes back) sees at
+    /// least `g`, past `pos`. So a gate at or below `pos` proves the bytes intact without
+    /// loading `reserve`, the line every reservation CAS needs (`docs/bench.md`, "Stop 10").
+    /// Otherwise the answer comes from `reserve`, as the seqlock's exact check.
     pub(crate) fn intact_since(&self, pos: usize) -> bool {
         // ORDERING: Acquire fence; pairs with the Release fence after the CAS in `try_reserve`.
         fence(Acquire);
+        if !pos_lt(pos, self.gate.pos()) {
+            return true;
+        }
         // ORDERING: Relaxed; ordered after the copy by the Acquire fence above, which pairs with
         // the Release fence after the reservation CAS in `try_reserve`.
         let r = self.reserve.load(Relaxed) & !PARKED;
