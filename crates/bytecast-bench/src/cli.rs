@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cells::{self, Impl, Workload, IMPLS, WORKLOADS};
+use crate::frame::{set_page_offset, PAGE_OFFSETS};
 use crate::report::{self, CellReport, Machine, Settings, Status};
 use crate::run::Outcome;
 
@@ -170,7 +171,8 @@ fn parent(a: &Args, raw: &[String]) -> ExitCode {
                 // Not runnable, or it already hung or crashed in an earlier pass.
                 continue;
             };
-            match run_child(&exe, w, *imp, 1, a.window) {
+            let offset = PAGE_OFFSETS[(pass - 1) % PAGE_OFFSETS.len()];
+            match run_child(&exe, w, *imp, 1, a.window, offset) {
                 Status::Done(mut runs) => done.append(&mut runs),
                 Status::Hang { .. } => {
                     *status = Status::Hang {
@@ -191,7 +193,7 @@ fn parent(a: &Args, raw: &[String]) -> ExitCode {
         let allocs = match (&status, count_allocs) {
             (Status::Done(runs), true) if runs.iter().all(|r| r.error.is_none()) => {
                 let window = a.window.max(Duration::from_millis(200));
-                match run_child(&allocs_exe, w, imp, 1, window) {
+                match run_child(&allocs_exe, w, imp, 1, window, PAGE_OFFSETS[0]) {
                     Status::Done(r) => r
                         .first()
                         .and_then(|o| o.allocs.map(|n| (n, o.alloc_frames))),
@@ -251,7 +253,14 @@ fn write_out(dir: &Path, md: &str, svg: &str) -> std::io::Result<()> {
 }
 
 /// Runs one cell in a child process under the watchdog.
-fn run_child(exe: &Path, w: &Workload, imp: Impl, runs: usize, window: Duration) -> Status {
+fn run_child(
+    exe: &Path,
+    w: &Workload,
+    imp: Impl,
+    runs: usize,
+    window: Duration,
+    page_offset: usize,
+) -> Status {
     let mut child = match Command::new(exe)
         .args([
             "--child",
@@ -259,6 +268,7 @@ fn run_child(exe: &Path, w: &Workload, imp: Impl, runs: usize, window: Duration)
             imp.id(),
             &runs.to_string(),
             &window.as_millis().to_string(),
+            &page_offset.to_string(),
         ])
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
@@ -344,21 +354,24 @@ fn parse_run(line: &str) -> Option<Outcome> {
     })
 }
 
-/// `--child WORKLOAD IMPL RUNS WINDOW_MS`: runs one cell and prints one line per run.
+/// `--child WORKLOAD IMPL RUNS WINDOW_MS PAGE_OFFSET`: runs one cell, its frame buffers placed
+/// at `PAGE_OFFSET` within a page ([`crate::frame::Buf`]), and prints one line per run.
 fn child(args: &[String]) -> ExitCode {
-    let [w, imp, runs, window] = args else {
-        eprintln!("--child WORKLOAD IMPL RUNS WINDOW_MS");
+    let [w, imp, runs, window, offset] = args else {
+        eprintln!("--child WORKLOAD IMPL RUNS WINDOW_MS PAGE_OFFSET");
         return ExitCode::from(2);
     };
-    let (Some(w), Some(imp), Ok(runs), Ok(window)) = (
+    let (Some(w), Some(imp), Ok(runs), Ok(window), Ok(offset)) = (
         cells::workload(w),
         Impl::from_id(imp),
         runs.parse::<usize>(),
         window.parse::<u64>(),
+        offset.parse::<usize>(),
     ) else {
         eprintln!("--child: bad arguments {args:?}");
         return ExitCode::from(2);
     };
+    set_page_offset(offset);
     let rt = cells::runtime();
     for _ in 0..runs {
         let o = cells::run_cell(&rt, imp, w.shape, Duration::from_millis(window));

@@ -14,6 +14,9 @@
 //! The writer stamps about `len / 512 + 3` words per frame and a reader checks the same words:
 //! a cheap checksum that still catches lost, duplicated, reordered, torn and stale frames.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
 /// Sequence number of the end-of-stream frame of peers that have no close of their own.
 pub(crate) const END: u64 = u64::MAX;
 
@@ -41,13 +44,82 @@ fn put_word(frame: &mut [u8], at: usize, v: u64) {
     frame[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
+/// Size of the page that [`Buf`] places buffers in.
+const PAGE: usize = 4096;
+
+/// Where in a 4 KiB page every [`Buf`] of this process starts (see [`set_page_offset`]).
+static PAGE_OFFSET: AtomicUsize = AtomicUsize::new(PAGE_OFFSETS[0]);
+
+/// The page offsets the runs of a cell place their buffers at, one per pass (16-byte aligned,
+/// as `malloc` returns, and spread over the page).
+///
+/// Why: how fast a large frame is copied into or out of a ring depends on where the source and
+/// destination sit relative to each other within a 4 KiB page (measured on this machine:
+/// `bytecast-async` 64 KiB 1 → 1 ran at 233 k frames/s with the writer's buffer at page offset
+/// 0 and at 169 k at offset 192, the same code). Left to the allocator, that place depends on
+/// everything the process allocated before, so one build of the benchmark was lucky for a row
+/// and the next, with a struct 128 bytes larger, unlucky, run after run. Placing every buffer of
+/// every implementation at a given offset, a different one in each pass, makes a cell's median a
+/// median over placements (`docs/bench.md`, "Stop 10").
+pub(crate) const PAGE_OFFSETS: [usize; 5] = [16, 848, 1680, 2512, 3344];
+
+/// Places the buffers this process makes from now on at `offset` within a page.
+pub(crate) fn set_page_offset(offset: usize) {
+    PAGE_OFFSET.store(offset % PAGE, Relaxed);
+}
+
+/// A frame buffer (a writer's staging frame or a reader's destination) whose first byte sits at
+/// the current page offset ([`set_page_offset`]). It dereferences to its `len` bytes.
+pub(crate) struct Buf {
+    store: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Buf {
+    /// `len` zero bytes at the current page offset.
+    pub(crate) fn zeroed(len: usize) -> Self {
+        let store = vec![0u8; len + PAGE];
+        let want = PAGE_OFFSET.load(Relaxed);
+        let start = (PAGE + want - store.as_ptr() as usize % PAGE) % PAGE;
+        Self { store, start, len }
+    }
+}
+
+impl Clone for Buf {
+    /// The same bytes in a new buffer, placed at the current page offset (a derived `clone`
+    /// would copy `start` into a store that sits elsewhere).
+    fn clone(&self) -> Self {
+        let mut b = Self::zeroed(self.len);
+        b.copy_from_slice(self);
+        b
+    }
+}
+
+impl Deref for Buf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.store[self.start..self.start + self.len]
+    }
+}
+
+impl DerefMut for Buf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.store[self.start..self.start + self.len]
+    }
+}
+
 /// A writer's buffer of `len` bytes holding the body pattern, ready for [`stamp`].
-pub(crate) fn staging(len: usize) -> Vec<u8> {
+pub(crate) fn staging(len: usize) -> Buf {
     assert!(
         len >= MIN_LEN && len % 8 == 0,
         "frame length {len} must be a multiple of 8 and at least {MIN_LEN}"
     );
-    (0..len).map(|i| (i * 7 + 13) as u8).collect()
+    let mut b = Buf::zeroed(len);
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = (i * 7 + 13) as u8;
+    }
+    b
 }
 
 /// Stamps frame `seq` of `writer` over `frame` (a buffer made by [`staging`]).
@@ -212,7 +284,27 @@ mod tests {
     fn frame(len: usize, writer: u32, seq: u64) -> Vec<u8> {
         let mut f = staging(len);
         stamp(&mut f, writer, seq);
-        f
+        f.to_vec()
+    }
+
+    #[test]
+    fn buffers_start_at_the_page_offset_asked_for() {
+        for offset in PAGE_OFFSETS {
+            set_page_offset(offset);
+            for len in [24, 64, 65536] {
+                let s = staging(len);
+                assert_eq!(s.as_ptr() as usize % PAGE, offset, "staging {len}");
+                assert_eq!(s.len(), len);
+                assert!(s.iter().enumerate().all(|(i, &b)| b == (i * 7 + 13) as u8));
+                let c = s.clone();
+                assert_eq!(c.as_ptr() as usize % PAGE, offset, "clone {len}");
+                assert_eq!(&c[..], &s[..]);
+                let z = Buf::zeroed(len);
+                assert_eq!(z.as_ptr() as usize % PAGE, offset, "zeroed {len}");
+                assert!(z.iter().all(|&b| b == 0));
+            }
+        }
+        set_page_offset(PAGE_OFFSETS[0]);
     }
 
     #[test]

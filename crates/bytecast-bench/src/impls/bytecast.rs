@@ -8,7 +8,7 @@ use std::thread;
 use bytecast::{Backpressure, Channel, ChannelError, Config, WriteGrant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::frame::{pieces, staging, stamp, Verifier};
+use crate::frame::{pieces, staging, stamp, Buf, Verifier};
 use crate::run::{
     slow_reader, AsyncRun, Backoff, Counter, Ctx, Pacer, ReaderReport, ThreadRun, CAPACITY,
 };
@@ -78,7 +78,7 @@ pub(crate) fn tokio_adapter(ctx: &Ctx) -> AsyncRun {
     let readers = (0..s.strong)
         .map(|_| {
             let mut r = chan.new_strong_reader();
-            let mut buf = vec![0u8; s.len];
+            let mut buf = Buf::zeroed(s.len);
             tokio::spawn(async move {
                 let mut v = Verifier::new(s.len, s.writers, false);
                 let mut pacer = Pacer::default();
@@ -145,7 +145,7 @@ pub(crate) fn core_async(ctx: &Ctx, api: Api) -> AsyncRun {
     let mut readers = Vec::new();
     for i in 0..s.readers() {
         let strong = i < s.strong;
-        let mut buf = vec![0u8; s.len];
+        let mut buf = Buf::zeroed(s.len);
         let mut v = Verifier::new(s.len, s.writers, !strong);
         readers.push(if strong {
             let mut r = chan.new_strong_reader();
@@ -243,7 +243,7 @@ pub(crate) fn core_threads(ctx: &Ctx, api: Api) -> ThreadRun {
     let mut readers = Vec::new();
     for i in 0..s.readers() {
         let strong = i < s.strong;
-        let mut buf = vec![0u8; s.len];
+        let mut buf = Buf::zeroed(s.len);
         let mut v = Verifier::new(s.len, s.writers, !strong);
         readers.push(if strong {
             let mut r = chan.new_strong_reader();

@@ -18,7 +18,7 @@ use disruptor::wait_strategies::WaitStrategy;
 use disruptor::{Producer, Sequence};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::frame::{staging, stamp, Seen, Verifier, END};
+use crate::frame::{staging, stamp, Buf, Seen, Verifier, END};
 use crate::run::{
     judge, slow_reader, AsyncRun, Backoff, Counter, Ctx, Outcome, Pacer, ReaderReport, Shape,
     ThreadRun, WriterReport, CAPACITY,
@@ -155,7 +155,7 @@ pub(crate) fn tokio_duplex(ctx: &Ctx) -> AsyncRun {
     let s = ctx.shape;
     assert!(s.writers == 1 && s.readers() == 1 && !s.overload);
     let (mut tx, mut rx) = tokio::io::duplex(CAPACITY);
-    let mut buf = vec![0u8; s.len];
+    let mut buf = Buf::zeroed(s.len);
     let reader = tokio::spawn(async move {
         let mut v = Verifier::new(s.len, 1, false);
         let mut pacer = Pacer::default();
@@ -508,7 +508,7 @@ pub(crate) fn copy_limit(shape: Shape, dur: Duration) -> Outcome {
     let s = shape;
     let mut ring = vec![0u8; CAPACITY];
     let mut frame = staging(s.len);
-    let mut bufs = vec![vec![0u8; s.len]; s.readers()];
+    let mut bufs = vec![Buf::zeroed(s.len); s.readers()];
     let mut verifiers: Vec<_> = (0..s.readers())
         .map(|_| Verifier::new(s.len, s.writers, false))
         .collect();
