@@ -76,7 +76,9 @@ pub(crate) struct MarkCell<P: PosSlot = AtomicUsize> {
 /// Where a [`MarkCell`] keeps its position: among its other words (`AtomicUsize`), or on a
 /// cache line of its own ([`PublishedCell`]).
 pub(crate) trait PosSlot: Default + core::fmt::Debug {
+    /// A slot holding `pos`.
     fn with(pos: usize) -> Self;
+    /// The position's atomic.
     fn atomic(&self) -> &AtomicUsize;
 }
 
@@ -105,7 +107,8 @@ impl PosSlot for CachePadded<AtomicUsize> {
 /// Why: caught-up readers load only the position, over and over; the holder's other stores
 /// (the sequence number twice, the counts) then go to a line no reader holds, and only the
 /// store of the position has to take its line back from them. Measured (`docs/bench.md`,
-/// "Stop 10"): `bytecast-try` 1→4, five alternating rounds, 8.97 M → 10.7 M frames/s per reader.
+/// "Stop 10"), with the rest of the memory layout unchanged: `bytecast-try` 1→4, three
+/// alternating rounds, 10.0 M → 12.0 M frames/s per reader.
 pub(crate) type PublishedCell = MarkCell<CachePadded<AtomicUsize>>;
 
 impl<P: PosSlot> MarkCell<P> {
