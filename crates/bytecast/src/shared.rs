@@ -148,8 +148,8 @@ impl<P: PosSlot> MarkCell<P> {
     /// The position alone: the hot path of readers and writers.
     #[inline]
     pub(crate) fn pos(&self) -> usize {
-        // ORDERING: Acquire; pairs with the Release store in `MarkCell::write`, so the records
-        // below a published position are visible.
+        // ORDERING: Acquire; pairs with the Release store of `pos` in `MarkCell::write_after`,
+        // so the records below a published position are visible.
         self.pos.atomic().load(Acquire)
     }
 
@@ -1363,7 +1363,9 @@ impl Shared {
     /// loading `reserve`, the line every reservation CAS needs (`docs/bench.md`, "Stop 10").
     /// Otherwise the answer comes from `reserve`, as the seqlock's exact check.
     pub(crate) fn intact_since(&self, pos: usize) -> bool {
-        // ORDERING: Acquire fence; pairs with the Release fence after the CAS in `try_reserve`.
+        // ORDERING: Acquire fence; pairs with the fence after the reservation CAS in
+        // `try_reserve` (`fence(Release)`, or on the exclusive path the `SeqCst` fence of
+        // `no_weak_readers`, also a release fence).
         fence(Acquire);
         if !pos_lt(pos, self.gate.pos()) {
             return true;
