@@ -50,9 +50,10 @@ impl fmt::Debug for Channel {
 pub struct Stats {
     /// Ring size in bytes.
     pub capacity: usize,
-    /// Bytes reserved and not yet released by every strong reader (headers included). A
-    /// strong reader releases what it read in batches: every `capacity / 16` bytes, and
-    /// whenever it catches up with what is published.
+    /// Bytes reserved and not yet released by every strong reader, headers and padding
+    /// included (a frame of 32 KiB or more may follow up to 4088 bytes of padding that start its
+    /// payload on a 4 KiB boundary of the ring). A strong reader releases what it read in
+    /// batches: every `capacity / 16` bytes, and whenever it catches up with what is published.
     pub in_use: usize,
     /// Live strong writers.
     pub strong_writers: usize,
