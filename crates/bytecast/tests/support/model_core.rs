@@ -281,7 +281,14 @@ impl Model {
         }
         let idx = self.reserve % self.cap;
         let fp = footprint(len);
-        let pad = if idx + fp > self.cap {
+        // A payload of 32 KiB up to a quarter of the ring starts on a 4 KiB boundary of the ring
+        // where the frame fits there before the end; any other frame pads only to the end of
+        // the ring, and only when it would cross it.
+        let aligned = (idx + HEADER).next_multiple_of(4096) - HEADER;
+        let large = len >= 32 * 1024 && len as u64 <= self.cap / 4;
+        let pad = if large && aligned + fp <= self.cap {
+            aligned - idx
+        } else if idx + fp > self.cap {
             self.cap - idx
         } else {
             0
