@@ -40,6 +40,9 @@ pub(crate) const WORD: usize = core::mem::size_of::<usize>();
 /// "Stop 9"): 64 KiB copied into a 1 MiB ring and out again, 8 bytes off, 252 k frames/s in one
 /// `memcpy` each way, 400 k in 2 KiB pieces (399 k aligned either way); `bytecast-async` 64 KiB
 /// 1 → 1, 193 k → 228 k frames/s. Elsewhere the pieces cost one loop iteration per 2 KiB.
+/// Payloads of 32 KiB or more now mostly start on a page boundary (`frame::Placement::at`), so
+/// they agree with such buffers modulo 16; for them one `memcpy` and the pieces measured the same
+/// (`docs/bench.md`, "Stop 11", 1 and 2), and the pieces stay for every length.
 const COPY_PIECE: usize = 2048;
 
 /// The shared byte ring.
