@@ -14,6 +14,8 @@ use std::task::{Context, Poll};
 bytecast::__adapter_handles! {
     traits: "futures-io's traits",
     stream: FrameStream,
+    // futures-io's executors have no cooperative budget to charge.
+    budget: bytecast::__no_budget,
 }
 
 /// `AsyncRead` for each reader.

@@ -6,6 +6,7 @@ use crate::Reader;
 use futures_core::Stream;
 
 bytecast::__adapter_frame_stream! {
+    budget: bytecast::__no_budget,
     example: {
         /// ```
         /// use bytecast_futures::Channel;

@@ -2,9 +2,11 @@
 //!
 //! The newtypes, their conversions, the seed's `read_frame` and `into_stream` are the core's
 //! `__adapter_handles!` (shared with `bytecast-futures`); this file adds only tokio's traits.
-//! Each trait method is one call into the core's `poll_*` form; errors go through
-//! [`bytecast::io`]. Nothing here keeps state, retries, buffers or decides anything.
+//! Each trait method is one call into the core's `poll_*` form, charged to tokio's cooperative
+//! budget ([`crate::coop`]); errors go through [`bytecast::io`]. Nothing here keeps state,
+//! retries, buffers or decides anything.
 
+use crate::coop::budgeted;
 use crate::FrameStream;
 use std::io;
 use std::pin::Pin;
@@ -14,6 +16,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 bytecast::__adapter_handles! {
     traits: "tokio's I/O traits",
     stream: FrameStream,
+    budget: crate::coop::budgeted,
 }
 
 /// `AsyncRead` for each reader.
@@ -25,9 +28,8 @@ macro_rules! async_read {
                 cx: &mut Context<'_>,
                 buf: &mut ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                let this = self.get_mut();
-                this.0
-                    .poll_read(cx, buf.initialize_unfilled())
+                let core = &mut self.get_mut().0;
+                budgeted(cx, |cx| core.poll_read(cx, buf.initialize_unfilled()))
                     .map(|r| bytecast::io::read_result(r).map(|n| buf.advance(n)))
             }
         }
@@ -43,10 +45,8 @@ macro_rules! async_write {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.get_mut()
-                    .0
-                    .poll_write(cx, buf)
-                    .map(bytecast::io::write_result)
+                let core = &mut self.get_mut().0;
+                budgeted(cx, |cx| core.poll_write(cx, buf)).map(bytecast::io::write_result)
             }
 
             fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -66,7 +66,8 @@ async_write!(StrongWriter, WeakWriter, Writer);
 /// Zero copy: `fill_buf` lends the rest of the current frame straight from the ring.
 impl AsyncBufRead for StrongReader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        self.get_mut().0.poll_fill_buf(cx).map_err(io::Error::from)
+        let core = &mut self.get_mut().0;
+        budgeted(cx, |cx| core.poll_fill_buf(cx)).map_err(io::Error::from)
     }
 
     fn consume(self: Pin<&mut Self>, amt: usize) {

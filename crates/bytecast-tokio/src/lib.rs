@@ -62,11 +62,20 @@
 //! # }
 //! ```
 //!
+//! # Cooperative scheduling
+//!
+//! Each `poll_read`, `poll_fill_buf`, `poll_write`, `read_frame` and [`FrameStream`] item is
+//! charged to the task's tokio budget, as tokio's own I/O types are: a task that keeps finding
+//! frames (or room) yields to its worker's other tasks once it has spent its budget, instead of
+//! holding the worker for as long as the channel keeps up. The core's methods reached through
+//! `Deref` (`read_frame_into`, `write`, `reserve`, ...) are runtime-agnostic and charge nothing.
+//!
 //! The adapters hold no state, policy or buffering of their own: each trait method is one call
 //! into the core's `poll_*` form. For executors other than tokio, use `bytecast-futures`.
 #![forbid(unsafe_code)]
 
 mod channel;
+mod coop;
 mod handles;
 mod stream;
 

@@ -1,11 +1,13 @@
 //! [`FrameStream`]: a reader's frames as a [`Stream`], shaped like tokio-stream's
 //! `BroadcastStream`. All of it is the core's `__adapter_frame_stream!`, shared with
-//! `bytecast-futures`; this file gives the doc example its runtime.
+//! `bytecast-futures`; this file gives it tokio's budget ([`crate::coop`]) and the doc example its
+//! runtime.
 
 use crate::Reader;
 use futures_core::Stream;
 
 bytecast::__adapter_frame_stream! {
+    budget: crate::coop::budgeted,
     example: {
         /// ```
         /// use bytecast_tokio::Channel;

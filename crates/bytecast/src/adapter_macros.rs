@@ -8,11 +8,30 @@
 //!
 //! Paths into the core are `$crate::...` and into the standard library `::std::...`; besides the
 //! prelude, the only names taken from the call site are the adapter's own types (its handles and
-//! `FrameStream`) and, for `FrameStream`, `futures_core`'s `Stream` trait (every adapter
-//! depends on `futures-core`).
+//! `FrameStream`), for `FrameStream` `futures_core`'s `Stream` trait (every adapter depends on
+//! `futures-core`), and the adapter's `budget` function (see [`__no_budget`]).
 //! Doc links name their targets through `bytecast::` (a dependency of every adapter): rustdoc
 //! resolves them where the macro is invoked.
 #![cfg(feature = "std")]
+
+use core::task::{Context, Poll};
+
+/// The `budget` an adapter passes to [`__adapter_handles!`](crate::__adapter_handles) and
+/// [`__adapter_frame_stream!`](crate::__adapter_frame_stream) when its runtime has no
+/// cooperative budget (`bytecast-futures`): polls `op` as it is.
+///
+/// A `budget` function polls one channel operation for the task in `cx`, charging it to the
+/// runtime's cooperative budget if the runtime has one (`bytecast-tokio` passes tokio's), and
+/// may return `Pending` without polling `op` when the task has spent its budget, after arranging
+/// for the task to be polled again. It never changes what `op` returns once it polls it.
+#[doc(hidden)]
+#[inline]
+pub fn __no_budget<T>(
+    cx: &mut Context<'_>,
+    op: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    op(cx)
+}
 
 /// The six handle newtypes of an adapter, in the invoking module: `StrongReader`, `WeakReader`,
 /// `Reader`, `StrongWriter`, `WeakWriter`, `Writer`, each wrapping the core handle of that name.
@@ -22,20 +41,22 @@
 /// adapter's `FrameStream`, which has `new(Reader)`); and the kind conversions of the seed
 /// (`downgrade`, `upgrade`, `into_strong`, `into_weak`, `From` into `Reader` and `Writer`).
 ///
-/// `traits` ends the first line of each newtype's docs: "implementing {traits}.".
+/// `traits` ends the first line of each newtype's docs: "implementing {traits}.". `budget` is
+/// the path of the adapter's budget function (see [`__no_budget`](crate::__no_budget)), which
+/// `read_frame` polls through.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __adapter_handles {
-    (traits: $traits:literal, stream: $stream:ty $(,)?) => {
+    (traits: $traits:literal, stream: $stream:ty, budget: $budget:path $(,)?) => {
         $crate::__adapter_handles!(
-            @reader $traits, $stream, StrongReader, "lossless, gates writers"
+            @reader $traits, $stream, $budget, StrongReader, "lossless, gates writers"
         );
         $crate::__adapter_handles!(
-            @reader $traits, $stream,
+            @reader $traits, $stream, $budget,
             WeakReader, "never gates writers, told exactly what it lost"
         );
         $crate::__adapter_handles!(
-            @reader $traits, $stream, Reader, "either kind, as the seed's `Reader`"
+            @reader $traits, $stream, $budget, Reader, "either kind, as the seed's `Reader`"
         );
         $crate::__adapter_handles!(
             @handle $traits, StrongWriter, "holds a writer slot for its life"
@@ -161,7 +182,7 @@ macro_rules! __adapter_handles {
     };
 
     // A reader: the newtype, the seed's `read_frame`, and `into_stream`.
-    (@reader $traits:literal, $stream:ty, $name:ident, $what:literal) => {
+    (@reader $traits:literal, $stream:ty, $budget:path, $name:ident, $what:literal) => {
         $crate::__adapter_handles!(@handle $traits, $name, $what);
 
         impl $name {
@@ -181,7 +202,11 @@ macro_rules! __adapter_handles {
                 &mut self,
                 max_len: usize,
             ) -> ::std::io::Result<(u16, ::std::vec::Vec<u8>)> {
-                Ok(self.0.read_frame(max_len).await?)
+                let core = &mut self.0;
+                Ok(::core::future::poll_fn(|cx| {
+                    $budget(cx, |cx| core.poll_read_frame(cx, max_len))
+                })
+                .await?)
             }
 
             /// A [`Stream`](futures_core::Stream) of this reader's frames (see [`FrameStream`]).
@@ -496,11 +521,13 @@ macro_rules! __adapter_channel {
 
 /// The adapter's `FrameStream`: a reader's frames as a `futures_core::Stream`, in the invoking
 /// module, which must have `Reader` (the adapter's) and `Stream` (`futures_core::Stream`) in
-/// scope. `example` is the doc example, in the adapter's own runtime.
+/// scope. `budget` is the path of the adapter's budget function (see
+/// [`__no_budget`](crate::__no_budget)), which each frame is polled through. `example` is the doc
+/// example, in the adapter's own runtime.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __adapter_frame_stream {
-    (example: { $(#[$example:meta])* } $(,)?) => {
+    (budget: $budget:path, example: { $(#[$example:meta])* } $(,)?) => {
         /// A reader's frames as a [`Stream`] of `(writer id, bytes)`, made by `into_stream` on
         /// any reader.
         ///
@@ -559,8 +586,8 @@ macro_rules! __adapter_frame_stream {
                 }
                 // No limit: a frame is never longer than the channel's `max_frame_len`, and
                 // the `Vec` is sized to the frame, not to the limit.
-                this.reader
-                    .poll_read_frame(cx, usize::MAX)
+                let reader = &mut this.reader;
+                $budget(cx, |cx| reader.poll_read_frame(cx, usize::MAX))
                     .map(|r| match r {
                         Ok(frame) => Some(Ok(frame)),
                         Err($crate::ChannelError::EndOfStream) => None,

@@ -103,3 +103,8 @@ pub use reader::FrameRef;
 pub use reader::{Reader, StartAt, StrongReader, WeakReader};
 pub use shared::ReaderStats;
 pub use writer::{Reserve, StrongWriter, WeakWriter, WriteGrant, Writer};
+
+// For the adapter crates only (see `adapter_macros`).
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub use adapter_macros::__no_budget;
