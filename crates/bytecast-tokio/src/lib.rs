@@ -71,7 +71,8 @@
 //! `Deref` (`read_frame_into`, `write`, `reserve`, ...) are runtime-agnostic and charge nothing.
 //!
 //! The adapters hold no state, policy or buffering of their own: each trait method is one call
-//! into the core's `poll_*` form. For executors other than tokio, use `bytecast-futures`.
+//! into the core's `poll_*` form (here, through tokio's budget as above). For executors other
+//! than tokio, use `bytecast-futures`.
 #![forbid(unsafe_code)]
 
 mod channel;
