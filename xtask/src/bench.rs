@@ -2,9 +2,8 @@
 //!
 //! Builds `crates/bytecast-bench` in release mode (both of its binaries: the timed one and the
 //! allocation-counting one), then runs it. A full run (neither `--quick` nor `--filter`) writes
-//! `docs/bench.md` and `docs/bench.svg`, keeping the hand-written analysis section of the
-//! existing `docs/bench.md`; other runs write `target/bench/` instead, so that a partial run
-//! never replaces the published one. `--selium` adds selium-messaging (the crate's `selium`
+//! `docs/bench.md` and `docs/bench.svg`, both generated whole; other runs write `target/bench/`
+//! instead, so that a partial run never replaces the published one. `--selium` adds selium-messaging (the crate's `selium`
 //! feature; its dependency tree is heavy to build). Not part of `test-all`: nothing about
 //! speed is ever asserted.
 

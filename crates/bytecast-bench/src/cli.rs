@@ -31,8 +31,7 @@ Usage: bytecast-bench [--quick] [--filter TEXT]... [--runs N] [--window-ms MS]
   --filter TEXT   only cells whose `workload/implementation` contains TEXT (repeatable)
   --runs N        runs per cell (the figure is their median, with min and max)
   --window-ms MS  length of each run's measured window
-  --out DIR       write DIR/bench.md and DIR/bench.svg (keeping the analysis section of an
-                  existing bench.md)
+  --out DIR       write DIR/bench.md and DIR/bench.svg (both generated whole)
   --command TEXT  the command to print in bench.md (default: this one)
   --no-allocs     skip the allocation-counting pass
   --list          list workloads and implementations";
@@ -226,7 +225,7 @@ fn parent(a: &Args, raw: &[String]) -> ExitCode {
         load_after: report::load_average(),
     };
     let machine = Machine::probe();
-    let md = report::markdown(&cells, &settings, &machine, a.out.as_deref());
+    let md = report::markdown(&cells, &settings, &machine);
     if let Some(dir) = &a.out {
         if let Err(e) = write_out(dir, &md, &crate::svg::chart(&cells, &settings, &machine)) {
             eprintln!("error: cannot write to {}: {e}", dir.display());

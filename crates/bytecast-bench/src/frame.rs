@@ -60,7 +60,7 @@ static PAGE_OFFSET: AtomicUsize = AtomicUsize::new(PAGE_OFFSETS[0]);
 /// everything the process allocated before, so one build of the benchmark was lucky for a row
 /// and the next, with a struct 128 bytes larger, unlucky, run after run. Placing every buffer of
 /// every implementation at a given offset, a different one in each pass, makes a cell's median a
-/// median over placements (`docs/bench.md`, "Stop 10").
+/// median over placements (`docs/performance.md`, "Buffer placement").
 pub(crate) const PAGE_OFFSETS: [usize; 5] = [16, 848, 1680, 2512, 3344];
 
 /// Places the buffers this process makes from now on at `offset` within a page.

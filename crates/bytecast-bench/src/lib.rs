@@ -3,7 +3,8 @@
 //! `cargo xtask bench [--quick] [--filter X]` builds this crate in release mode and runs
 //! `bytecast-bench`, which runs every cell (a workload on an implementation) in a child process
 //! of its own, under a watchdog, then writes `docs/bench.md` and `docs/bench.svg`. See
-//! `docs/bench.md` for the workloads, the method and the latest full run.
+//! `docs/bench.md` for the workloads, the method and the published run, and
+//! `docs/performance.md` for what the figures show.
 //!
 //! The crate is a library only so that its two binaries share the code: `bytecast-bench` (the
 //! timed runs) and `bytecast-bench-allocs` (the same cells under a counting allocator).

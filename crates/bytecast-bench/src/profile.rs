@@ -2,7 +2,7 @@
 //! through one of bytecast's paths or the copy limit, checking every frame as the benchmark
 //! does. Meant for `valgrind --tool=callgrind`: the difference between two frame counts,
 //! divided by the difference in frames, is the instruction count per frame of that path with
-//! no waiting, no contention and no scheduler in it (`docs/bench.md`, "Profiles").
+//! no waiting, no contention and no scheduler in it (`docs/performance.md`, "Measuring a path alone").
 
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};

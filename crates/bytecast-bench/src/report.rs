@@ -1,10 +1,10 @@
 //! The report: progress lines, `docs/bench.md` (tables, ratios, targets, cost growth) and the
-//! facts about the machine and the run.
+//! facts about the machine and the run. `docs/bench.md` is generated whole: every line of it
+//! comes from this file and the run's figures.
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::cells::{Class, Impl, Workload, IMPLS, WORKLOADS};
 use crate::run::{Outcome, CAPACITY, SLOW_READER};
@@ -146,14 +146,28 @@ pub(crate) struct Settings {
     pub(crate) load_after: String,
 }
 
+impl Settings {
+    /// What kind of run this is, for the report's header and the chart's subtitle.
+    pub(crate) fn kind(&self) -> &'static str {
+        if self.filtered {
+            "a filtered run (some cells only)"
+        } else if self.quick {
+            "a quick run (3 runs of 100 ms per cell)"
+        } else {
+            "a full run"
+        }
+    }
+}
+
 /// The machine.
 #[derive(Debug)]
 pub(crate) struct Machine {
     pub(crate) cpu: String,
     pub(crate) cores: usize,
+    /// `rustc X.Y.Z`, without the build's hash and date.
     pub(crate) rustc: String,
-    pub(crate) date: String,
-    /// `git rev-parse --short HEAD` of the workspace, if git answers.
+    /// `git rev-parse HEAD` of the workspace, if git answers, and whether the working tree had
+    /// uncommitted changes.
     pub(crate) commit: String,
 }
 
@@ -173,25 +187,41 @@ impl Machine {
             .arg("-V")
             .output()
             .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .map(|o| rustc_version(&String::from_utf8_lossy(&o.stdout)))
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "rustc (unknown version)".to_owned());
-        let commit = Command::new("git")
-            .args(["rev-parse", "--short", "HEAD"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_else(|| "unknown".to_owned());
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .args(args)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        };
+        let commit = match (git(&["rev-parse", "HEAD"]), git(&["status", "--porcelain"])) {
+            (Some(head), Some(status)) if !status.is_empty() => {
+                format!("`{head}` with uncommitted changes")
+            }
+            (Some(head), _) => format!("`{head}`"),
+            (None, _) => "unknown".to_owned(),
+        };
         Self {
             cpu,
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             rustc,
-            date: utc_now(),
             commit,
         }
     }
+}
+
+/// `rustc 1.95.0` from `rustc -V`'s `rustc 1.95.0 (<hash> <date>)`.
+fn rustc_version(version: &str) -> String {
+    version
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `/proc/loadavg`'s three averages, or `unknown`.
@@ -200,29 +230,6 @@ pub(crate) fn load_average() -> String {
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// The current UTC date and time, `YYYY-MM-DD HH:MM UTC`.
-fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
 }
 
 /// `12.3 M`, `456 k`: a rate with three significant digits.
@@ -295,56 +302,31 @@ fn best_bytecast(cells: &[CellReport], w: &str, class: Option<Class>) -> Option<
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-const BEGIN: &str = "<!-- analysis:begin -->";
-const END: &str = "<!-- analysis:end -->";
-
-/// The hand-written analysis of an existing report, kept across runs.
-fn kept_analysis(out: Option<&Path>) -> String {
-    let old = out
-        .and_then(|d| std::fs::read_to_string(d.join("bench.md")).ok())
-        .unwrap_or_default();
-    match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if b < e => old[b + BEGIN.len()..e].trim().to_owned(),
-        _ => "_No analysis written yet: see the tables below._".to_owned(),
-    }
-}
-
 /// `docs/bench.md`.
-pub(crate) fn markdown(
-    cells: &[CellReport],
-    s: &Settings,
-    m: &Machine,
-    out: Option<&Path>,
-) -> String {
+pub(crate) fn markdown(cells: &[CellReport], s: &Settings, m: &Machine) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
         "# bytecast benchmark\n\n\
-         <!-- Generated by `cargo xtask bench` (crates/bytecast-bench); everything outside the \
-         analysis markers is rewritten by each run. -->\n"
+         <!-- Generated whole by `cargo xtask bench` (crates/bytecast-bench/src/report.rs): do not \
+         edit, run it again. What the figures mean is in performance.md. -->\n"
     );
-    let kind = if s.filtered {
-        "a filtered run (some cells only)"
-    } else if s.quick {
-        "a quick run"
-    } else {
-        "a full run"
-    };
     let _ = writeln!(
         md,
-        "This is {kind}.\n\n\
+        "This is {}. [performance.md](performance.md) says what the figures show and how to \
+         reproduce them.\n\n\
          - Command: `{}`\n\
          - Machine: {}, {} cores; {}\n\
-         - Date: {}; commit `{}`; the run took {:.0} s\n\
+         - Code: commit {}; the run took {:.0} s\n\
          - Load average (1, 5, 15 min) before the run: {}; after: {}\n\
          - Each figure: median of {} runs of {} ms each, with [min – max]; ring capacity {} KiB \
          (typed peers: 1 MiB worth of frame slots)\n\
          \n![frames per second per reader, log scale](bench.svg)\n",
+        s.kind(),
         s.command,
         m.cpu,
         m.cores,
         m.rustc,
-        m.date,
         m.commit,
         s.total.as_secs_f64(),
         s.load_before,
@@ -353,14 +335,9 @@ pub(crate) fn markdown(
         s.window.as_millis(),
         CAPACITY / 1024,
     );
-    md.push_str("## Targets of issue 5\n\n");
+    md.push_str("## Targets\n\n");
     md.push_str(&targets(cells));
-    let _ = writeln!(
-        md,
-        "\n## Analysis\n\n{BEGIN}\n{}\n{END}\n",
-        kept_analysis(out)
-    );
-    md.push_str("## Results\n\n");
+    md.push_str("\n## Results\n\n");
     md.push_str(
         "Figures are frames per second delivered to each reader (the mean over readers; the \
          strong reader's where a workload has weak readers). `× copy limit` divides by the copy \
@@ -558,7 +535,7 @@ fn growth(md: &mut String, cells: &[CellReport]) {
     }
 }
 
-/// The targets of issue 5, met or not, from the figures.
+/// The throughput targets, met or not, from the figures.
 fn targets(cells: &[CellReport]) -> String {
     let mut t = String::from("| target | measured | met? |\n|---|---|---|\n");
     let yes = |ok: bool| if ok { "**yes**" } else { "**no**" };
@@ -701,8 +678,45 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_civil() {
-        let d = utc_now();
-        assert!(d.ends_with(" UTC") && d.len() == 20, "{d}");
+    fn rustc_version_drops_hash_and_date() {
+        assert_eq!(
+            rustc_version("rustc 1.95.0 (0123456ab 2030-01-01)\n"),
+            "rustc 1.95.0"
+        );
+    }
+
+    #[test]
+    fn report_without_cells_has_header_and_sections_only() {
+        let s = Settings {
+            runs: 3,
+            window: Duration::from_millis(100),
+            command: "cargo xtask bench --quick".to_owned(),
+            filtered: false,
+            quick: true,
+            total: Duration::from_secs(60),
+            load_before: "0.1 0.2 0.3".to_owned(),
+            load_after: "0.2 0.2 0.3".to_owned(),
+        };
+        let m = Machine {
+            cpu: "CPU".to_owned(),
+            cores: 2,
+            rustc: "rustc 1.95.0".to_owned(),
+            commit: "unknown".to_owned(),
+        };
+        let md = markdown(&[], &s, &m);
+        assert!(md.starts_with("# bytecast benchmark\n"));
+        assert!(md.contains("This is a quick run"));
+        assert!(md.contains("- Command: `cargo xtask bench --quick`"));
+        let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+        assert_eq!(
+            headings,
+            [
+                "## Targets",
+                "## Results",
+                "## Cost growth",
+                "## Implementations",
+                "## Method"
+            ]
+        );
     }
 }

@@ -110,7 +110,7 @@ pub(crate) fn chart(cells: &[CellReport], s: &Settings, m: &Machine) -> String {
             m.rustc,
             s.runs,
             s.window.as_millis(),
-            m.date
+            s.kind()
         ))
     );
     // Decade grid.
