@@ -17,6 +17,7 @@ mod frame;
 mod meter;
 mod report;
 mod scene;
+mod setup;
 mod view;
 
 use std::io::{IsTerminal, Write as _};
@@ -25,8 +26,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::scene::{Plan, Settings};
-use crate::view::View;
+use crate::setup::{Plan, Settings, View};
 
 /// How long the writers write unless `--frames-per-writer` or `--seconds` says otherwise.
 const DEFAULT_SECONDS: f64 = 5.0;

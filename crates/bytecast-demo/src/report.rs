@@ -5,7 +5,8 @@ use std::fmt::{self, Write as _};
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use indicatif::{HumanBytes, HumanCount};
 
-use crate::scene::{Outcome, ReaderReport, Role};
+use crate::scene::{Outcome, ReaderReport};
+use crate::setup::Role;
 use crate::view::rate;
 
 /// One verified claim.

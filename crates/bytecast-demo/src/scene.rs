@@ -22,7 +22,8 @@ use tokio::task::JoinHandle;
 
 use crate::frame;
 use crate::meter::{ReaderMeter, WriterMeter};
-use crate::view::{Board, Phase, View};
+use crate::setup::{Plan, ReaderSlot, Role, Settings};
+use crate::view::{Board, Phase};
 
 /// How long the readers get to reach end of stream after the drain before the run counts as
 /// hung (they need milliseconds).
@@ -30,58 +31,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Readers publish their counters to the view, and every task gives the others a turn on the
 /// two workers, this often (in frames).
 const PUBLISH_EVERY: u64 = 64;
-
-/// When the writers stop.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Plan {
-    /// After this many frames each; the drain follows.
-    Frames(u64),
-    /// When the channels are drained, after this long.
-    For(Duration),
-}
-
-/// Everything the command line decides.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) writers: u32,
-    pub(crate) plan: Plan,
-    /// Frame lengths in bytes, header and checksum included.
-    pub(crate) lens: RangeInclusive<usize>,
-    pub(crate) capacity: usize,
-    pub(crate) drop_capacity: usize,
-    pub(crate) archivers: u32,
-    pub(crate) dashboards: u32,
-    pub(crate) dashboard_delay: Duration,
-    pub(crate) drop_reader_delay: Duration,
-    pub(crate) view: View,
-}
-
-/// The kind of reader, which decides what it must show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    /// Strong, on the `Park` channel: every frame, in order.
-    Archiver,
-    /// Weak, on the `Park` channel: in order, with its losses accounted for.
-    Dashboard,
-    /// Strong, on the `Drop` channel: every frame the channel accepted, in order.
-    DropReader,
-}
-
-impl Role {
-    pub(crate) fn channel(self) -> &'static str {
-        match self {
-            Self::Archiver | Self::Dashboard => "Park",
-            Self::DropReader => "Drop",
-        }
-    }
-
-    pub(crate) fn kind(self) -> &'static str {
-        match self {
-            Self::Archiver | Self::DropReader => "strong",
-            Self::Dashboard => "weak",
-        }
-    }
-}
 
 /// What one writer did.
 #[derive(Debug, Clone)]
@@ -128,16 +77,6 @@ pub(crate) struct ReaderReport {
     pub(crate) lag_at_drain: u64,
     /// From the start to end of stream.
     pub(crate) elapsed: Duration,
-}
-
-/// A reader as the view and the summary know it.
-#[derive(Debug)]
-pub(crate) struct ReaderSlot {
-    pub(crate) name: String,
-    pub(crate) role: Role,
-    /// Its id in its channel's per-reader statistics ([`Channel::readers`]).
-    pub(crate) id: usize,
-    pub(crate) meter: Arc<ReaderMeter>,
 }
 
 /// Everything the summary needs.
@@ -658,6 +597,7 @@ async fn overflow(
 mod tests {
     use super::*;
     use crate::report;
+    use crate::setup::View;
 
     fn small(plan: Plan) -> Settings {
         Settings {

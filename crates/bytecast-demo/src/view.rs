@@ -13,22 +13,10 @@ use indicatif::{
 };
 
 use crate::meter::{ReaderView, WriterMeter, WriterView};
-use crate::scene::{Plan, ReaderSlot, Role, Settings};
+use crate::setup::{Plan, ReaderSlot, Role, Settings, View};
 
 /// How often the view reads the meters.
 const TICK: Duration = Duration::from_millis(100);
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum View {
-    /// Bars redrawn in place on a terminal.
-    Live,
-    /// A line of totals every so often (CI logs, pipes, `--plain`).
-    Plain(Duration),
-    /// Nothing (the tests).
-    #[cfg(test)]
-    Quiet,
-}
 
 /// Where the run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
