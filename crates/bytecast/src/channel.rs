@@ -142,7 +142,7 @@ impl Channel {
         self.shared.backpressure
     }
 
-    /// Creates a writer: a strong one, as in the seed.
+    /// Creates a writer: a strong one, as in selium-messaging.
     ///
     /// # Panics
     /// As [`new_strong_writer`](Self::new_strong_writer).
@@ -153,8 +153,11 @@ impl Channel {
 
     /// Creates a strong writer, which holds a writer slot (and id) for its life.
     ///
+    /// On a terminated channel the writer is terminated too: every operation on it fails with
+    /// [`ChannelError::Terminated`].
+    ///
     /// # Panics
-    /// If every writer slot is taken or the channel is terminated; use
+    /// If every writer slot is taken; use
     /// [`try_new_strong_writer`](Self::try_new_strong_writer) for an error instead.
     #[track_caller]
     pub fn new_strong_writer(self: &Arc<Self>) -> StrongWriter {
@@ -167,7 +170,7 @@ impl Channel {
     /// Fallible [`new_strong_writer`](Self::new_strong_writer).
     ///
     /// # Errors
-    /// [`ChannelError::TooManyWriters`], [`ChannelError::Terminated`].
+    /// [`ChannelError::TooManyWriters`].
     pub fn try_new_strong_writer(self: &Arc<Self>) -> Result<StrongWriter, ChannelError> {
         StrongWriter::new(self.shared.clone())
     }
@@ -179,9 +182,11 @@ impl Channel {
 
     /// Creates a strong reader starting at the oldest frame still guaranteed whole.
     ///
+    /// On a terminated channel the reader is terminated too: every operation on it fails with
+    /// [`ChannelError::Terminated`].
+    ///
     /// # Panics
-    /// If every reader slot is taken or the channel is terminated; see
-    /// [`try_new_reader`](Self::try_new_reader).
+    /// If every reader slot is taken; see [`try_new_reader`](Self::try_new_reader).
     #[track_caller]
     pub fn new_strong_reader(self: &Arc<Self>) -> StrongReader {
         match StrongReader::new(self.shared.clone(), StartAt::Oldest) {
@@ -202,10 +207,11 @@ impl Channel {
         }
     }
 
-    /// Fallible reader creation with a chosen start.
+    /// Fallible reader creation with a chosen start. On a terminated channel the reader is
+    /// terminated too (every operation fails with [`ChannelError::Terminated`]).
     ///
     /// # Errors
-    /// [`ChannelError::TooManyReaders`], [`ChannelError::Terminated`].
+    /// [`ChannelError::TooManyReaders`].
     pub fn try_new_reader(
         self: &Arc<Self>,
         strong: bool,

@@ -101,10 +101,11 @@ impl Config {
     }
 }
 
-/// Longest frame a ring of `capacity` bytes accepts: a frame and the padding before it must fit
-/// in one reservation, which is guaranteed for footprints up to half the ring.
+/// Longest frame a ring of `capacity` bytes accepts: the capacity less the record header, so a
+/// ring sized to its largest message carries it whole. Every record fits from any start (the
+/// ring's spare tail takes what runs past the end; `frame::Placement::at`).
 pub(crate) const fn max_frame_len(capacity: usize) -> usize {
-    capacity / 2 - HEADER
+    capacity - HEADER
 }
 
 #[cfg(test)]
@@ -140,8 +141,8 @@ mod tests {
     }
 
     #[test]
-    fn max_frame_fits_half_the_ring() {
-        assert_eq!(max_frame_len(64), 24);
-        assert_eq!(max_frame_len(1 << 20), (1 << 19) - 8);
+    fn max_frame_is_the_ring_less_a_header() {
+        assert_eq!(max_frame_len(64), 56);
+        assert_eq!(max_frame_len(1 << 20), (1 << 20) - 8);
     }
 }

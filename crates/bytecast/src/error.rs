@@ -4,7 +4,7 @@ use core::fmt;
 
 /// Why an operation on a [`Channel`](crate::Channel) or one of its handles did not succeed.
 ///
-/// The seed's variants (`ReaderBehind`, `TerminateDraining`, `DrainTerminated`) keep their names;
+/// selium-messaging's variants (`ReaderBehind`, `TerminateDraining`, `DrainTerminated`) keep their names;
 /// `ReaderBehind` now carries the exact number of payload bytes lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

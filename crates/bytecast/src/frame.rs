@@ -9,9 +9,10 @@
 //! | 6 | kind: [`Kind::Data`], [`Kind::Aborted`] or [`Kind::Padding`] |
 //! | 7 | reserved, 0 |
 //!
-//! followed by the payload, zero-padded to a multiple of 8. A record never wraps around the end of
-//! the ring: a writer whose record would cross the end reserves a padding record up to the end
-//! and its frame at the start of the next lap, in one reservation.
+//! followed by the payload, zero-padded to a multiple of 8. A record is contiguous in memory: one
+//! that starts near the end of the ring runs on into the ring's spare tail (`ring.rs`), so it
+//! never wraps and never needs padding to the end, and any record of up to the ring's capacity
+//! fits from any start.
 //!
 //! A large frame (a payload of [`PAGE_ALIGNED_MIN`] bytes up to a quarter of the ring) starts its
 //! payload on a [`PAGE`] boundary of the ring where it fits before the end: the writer reserves a
@@ -34,7 +35,8 @@ pub(crate) enum Kind {
     Data = 1,
     /// A reservation dropped or aborted before commit: readers skip it.
     Aborted = 2,
-    /// Filler up to the end of the ring, or after a frame committed shorter than reserved.
+    /// Filler before a page-aligned large frame, or after a frame committed shorter than
+    /// reserved.
     Padding = 3,
 }
 
@@ -93,10 +95,10 @@ pub(crate) const fn align_up(n: usize) -> usize {
     (n + ALIGN - 1) & !(ALIGN - 1)
 }
 
-/// The layout of one reservation: optional padding to the end of the ring, then the frame.
+/// The layout of one reservation: optional alignment padding, then the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Placement {
-    /// Bytes of padding before the frame (0 or up to the end of the ring).
+    /// Bytes of padding before the frame (0, or up to the next [`PAGE`] boundary).
     pub(crate) pad: usize,
     /// Footprint of the frame itself.
     pub(crate) frame: usize,
@@ -107,19 +109,17 @@ impl Placement {
     /// of a ring of `capacity` bytes.
     ///
     /// A payload of [`PAGE_ALIGNED_MIN`] bytes up to `capacity / 4` starts on the next [`PAGE`]
-    /// boundary if the frame fits before the end of the ring; otherwise (and for every other
-    /// frame) the frame starts at `idx`, or at the start of the next lap if it does not fit
-    /// before the end.
+    /// boundary if the frame then ends before the end of the ring; every other frame starts at
+    /// `idx` (running on into the spare tail if it crosses the end).
     ///
     /// Why: copying a 64 KiB frame into a ring that another core reads ran 1.5 times as fast
-    /// into page-aligned slots as into slots 8 bytes off (`docs/bench.md`, "Stop 11": a 40-line
-    /// two-thread program shows the same, whatever the source's page offset). Only large frames
-    /// get it, so the padding costs at most 12.5 % of a frame's ring space; only up to a quarter
-    /// of the ring, so the padding never makes a reservation larger than `capacity / 2 + PAGE`,
-    /// and every frame up to the longest still fits once readers have read what is there.
+    /// into page-aligned slots as into slots 8 bytes off (`docs/performance.md`, "Large
+    /// frames"). Only large frames get it, so the padding costs at most 12.5 % of a frame's ring
+    /// space; only up to a quarter of the ring, so a padded reservation stays below
+    /// `capacity / 2`, and every reservation fits in an empty ring.
     pub(crate) fn at(idx: usize, len: usize, capacity: usize) -> Self {
         let frame = footprint(len);
-        if len >= PAGE_ALIGNED_MIN && len <= capacity / 4 {
+        if Self::aligned(len, capacity) {
             let start = (idx + HEADER).next_multiple_of(PAGE) - HEADER;
             if start + frame <= capacity {
                 return Self {
@@ -128,12 +128,23 @@ impl Placement {
                 };
             }
         }
-        let pad = if idx + frame > capacity {
-            capacity - idx
+        Self { pad: 0, frame }
+    }
+
+    /// `true` if a payload of `len` bytes is placed on a page boundary where it fits.
+    const fn aligned(len: usize, capacity: usize) -> bool {
+        len >= PAGE_ALIGNED_MIN && len <= capacity / 4
+    }
+
+    /// The largest reservation a frame of `len` bytes can need, whatever its start: what a
+    /// writer that waits for room asks the others to leave free.
+    pub(crate) const fn largest(len: usize, capacity: usize) -> usize {
+        let pad = if Self::aligned(len, capacity) {
+            PAGE - HEADER
         } else {
             0
         };
-        Self { pad, frame }
+        pad + footprint(len)
     }
 
     pub(crate) fn total(self) -> usize {
@@ -180,11 +191,14 @@ mod tests {
     }
 
     #[test]
-    fn placement_pads_to_ring_end() {
+    fn placement_never_pads_to_the_ring_end() {
         assert_eq!(Placement::at(0, 8, 64), Placement { pad: 0, frame: 16 });
         assert_eq!(Placement::at(48, 8, 64), Placement { pad: 0, frame: 16 });
-        assert_eq!(Placement::at(56, 8, 64), Placement { pad: 8, frame: 16 });
-        assert_eq!(Placement::at(40, 24, 64).total(), 24 + 32);
+        // Crosses the end: runs on into the spare tail, no padding.
+        assert_eq!(Placement::at(56, 8, 64), Placement { pad: 0, frame: 16 });
+        assert_eq!(Placement::at(40, 24, 64).total(), 32);
+        // The longest frame (capacity - 8) from any start.
+        assert_eq!(Placement::at(56, 56, 64), Placement { pad: 0, frame: 64 });
     }
 
     #[test]
@@ -208,9 +222,8 @@ mod tests {
         // The aligned frame would cross the end but the frame fits where it is: no padding.
         let odd = big + 100;
         assert_eq!(Placement::at(cap - 36_000, odd, cap).pad, 0);
-        // Neither fits: padding to the end, the frame at the start of the next lap (payload 8
-        // bytes in), as for any frame.
-        assert_eq!(Placement::at(cap - 16, big, cap).pad, 16);
+        // Neither fits before the end: the frame starts where it is, as any frame.
+        assert_eq!(Placement::at(cap - 16, big, cap).pad, 0);
         // The aligned frame fits exactly before the end.
         let last = cap - footprint(big);
         assert_eq!((last + HEADER) % PAGE, 0);
@@ -222,18 +235,25 @@ mod tests {
     }
 
     #[test]
-    fn padding_never_makes_a_reservation_too_large_to_fit() {
+    fn every_reservation_fits_an_empty_ring() {
         // Every placement of every length the ring accepts, from every start, fits in the ring
-        // (`max_frame_len`'s promise) and starts its frame at or after `idx`.
-        for cap in [1usize << 17, 1 << 18] {
-            for len in [PAGE_ALIGNED_MIN, cap / 4, cap / 4 + 1, cap / 2 - HEADER] {
-                for idx in (0..cap).step_by(8 * 97) {
+        // (`max_frame_len`'s promise), starts its frame at or after `idx`, ends within the spare
+        // tail, and is no larger than `Placement::largest`.
+        for cap in [64usize, 1 << 12, 1 << 17, 1 << 18] {
+            let max = cap - HEADER;
+            for len in [0, 1, PAGE_ALIGNED_MIN, cap / 4, cap / 4 + 1, cap / 2, max] {
+                if len > max {
+                    continue;
+                }
+                for idx in (0..cap).step_by(8 * 97 % cap.max(8) + 8) {
                     let p = Placement::at(idx, len, cap);
                     assert!(p.total() <= cap, "cap {cap} len {len} idx {idx}: {p:?}");
-                    let frame_idx = (idx + p.pad) % cap;
-                    assert!(frame_idx + p.frame <= cap, "a record never wraps");
-                    if len <= cap / 4 {
-                        assert!(p.total() <= cap / 2 + PAGE, "{p:?}");
+                    assert!(p.total() <= Placement::largest(len, cap), "{p:?}");
+                    let frame_idx = idx + p.pad;
+                    assert!(frame_idx < cap, "the frame starts inside the ring");
+                    assert!(frame_idx + p.frame <= 2 * cap - HEADER, "ends in the tail");
+                    if p.pad > 0 {
+                        assert!(frame_idx + p.frame <= cap, "aligned frames never cross");
                     }
                 }
             }

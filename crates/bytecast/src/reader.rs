@@ -20,10 +20,13 @@ use core::task::{Context, Poll};
 /// under loom, to keep the models small.
 const SPIN_BEFORE_PARK: usize = if cfg!(loom) { 0 } else { 64 };
 
+/// `slot` of a reader created on a terminated channel (it holds none).
+const NO_SLOT: usize = usize::MAX;
+
 /// Where a new reader starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StartAt {
-    /// The oldest frame the channel still guarantees whole (the seed's behaviour): the gate,
+    /// The oldest frame the channel still guarantees whole (selium-messaging's behaviour): the gate,
     /// i.e. the slowest strong reader, or with none, the oldest frame writers may not yet
     /// overwrite.
     #[default]
@@ -74,7 +77,14 @@ impl ReaderCore {
         strong: bool,
         start: StartAt,
     ) -> Result<Self, ChannelError> {
-        let (slot, mark) = shared.join_reader(strong, start == StartAt::Tail)?;
+        let (slot, mark) = match shared.join_reader(strong, start == StartAt::Tail) {
+            Ok(joined) => joined,
+            // On a terminated channel: a terminated handle, never an error (another task may
+            // terminate the channel at any moment, so no caller could rule that out). It holds
+            // no slot: every operation checks `terminated` before touching one.
+            Err(ChannelError::Terminated) => (NO_SLOT, Mark::default()),
+            Err(e) => return Err(e),
+        };
         Ok(Self {
             shared,
             slot,
@@ -83,7 +93,7 @@ impl ReaderCore {
             offset: 0,
             lost_bytes: 0,
             lost_frames: 0,
-            terminated: false,
+            terminated: slot == NO_SLOT,
             sleeping: false,
             known_end: mark.pos,
             unreleased: 0,
@@ -148,14 +158,20 @@ impl ReaderCore {
             self.mark.payload = self.mark.payload.wrapping_add(len);
         }
         self.offset = 0;
-        // Release in batches: once a sixteenth of the ring has been read, and whenever the
-        // reader finds nothing more to read (`head`). A reader that stops polling right after
-        // a frame so holds back less than `capacity / 16` bytes, and a frame of up to
-        // `max_frame_len() = capacity / 2 - 8` bytes still fits behind it: no writer waits
-        // for bytes that were read (`docs/design.md`, "Wake-ups").
+        // Release in batches: once a sixteenth of the ring has been read, when the reader has
+        // read everything published (below), and whenever it finds nothing more to read
+        // (`head`) (`docs/design.md`, "Releases").
         self.unreleased += footprint;
         if self.unreleased >= self.shared.capacity() / 16 {
             self.release();
+        } else if self.strong && !pos_lt(self.mark.pos, self.known_end) {
+            // At the end it knew: if that is still the published end, it has read everything,
+            // and holds nothing back (a frame of up to `max_frame_len()` may need every byte
+            // of the ring, and the reader may not poll again until that frame is written).
+            self.known_end = self.shared.published.pos();
+            if self.mark.pos == self.known_end {
+                self.release();
+            }
         }
     }
 
@@ -469,7 +485,7 @@ macro_rules! reader_api {
                 self.core.poll_op(cx, |c| c.try_read_frame(max_len))
             }
 
-            /// The seed's `read_frame(max_len)`: the next frame and its writer id.
+            /// selium-messaging's `read_frame(max_len)`: the next frame and its writer id.
             ///
             /// # Errors
             /// As [`try_read_frame_into`](Self::try_read_frame_into).
@@ -620,20 +636,21 @@ impl StrongReader {
     /// returned as read; at the end of a frame the frame is released to writers.
     ///
     /// Once the reader or the channel is terminated, `consume` does nothing (the next
-    /// `poll_fill_buf` reports the termination).
+    /// `poll_fill_buf` reports the termination), even if the termination races this call.
     ///
     /// # Panics
     /// If `n` is more than the bytes `poll_fill_buf` returned, or there was no such buffer.
     pub fn consume(&mut self, n: usize) {
         let c = &mut self.core;
-        if n == 0 || c.terminated || c.shared.is_terminated() {
+        if n == 0 {
             return;
         }
-        let head = c
-            .head()
-            .ok()
-            .flatten()
-            .expect("consume() without a frame from poll_fill_buf");
+        let head = match c.head() {
+            Ok(Some(head)) => head,
+            // Terminated (possibly just now, by another task): nothing to consume.
+            Err(ChannelError::Terminated) => return,
+            Ok(None) | Err(_) => panic!("consume({n}) without a frame from poll_fill_buf"),
+        };
         assert!(
             n <= head.len - c.offset,
             "consume({n}) past the end of the buffer"
@@ -731,7 +748,7 @@ impl Drop for FrameRef<'_> {
     }
 }
 
-/// Either kind of reader, as the seed's `Reader`.
+/// Either kind of reader, as selium-messaging's `Reader`.
 #[derive(Debug)]
 pub enum Reader {
     /// A [`StrongReader`].

@@ -47,24 +47,32 @@ const COPY_PIECE: usize = 2048;
 
 /// The shared byte ring.
 pub(crate) struct Ring {
-    /// `capacity / WORD` words; governed by `RING-ALIGN` and `RING-EXCL`.
+    /// `(2 * capacity - 8) / WORD` words (the ring and its spare tail); governed by `RING-ALIGN`
+    /// and `RING-EXCL`.
     words: Box<[AtomicUsize]>,
 }
 
 impl core::fmt::Debug for Ring {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Ring")
-            .field("capacity", &self.capacity())
+            .field("bytes", &self.len_bytes())
             .finish()
     }
 }
 
 impl Ring {
-    /// Allocates a zeroed ring of `capacity` bytes (a power of two, multiple of 8), or `None` if
-    /// the allocator refuses.
+    /// Allocates a zeroed ring of `capacity` bytes (a power of two, multiple of 8) plus its
+    /// spare tail of `capacity - 8` bytes, or `None` if the allocator refuses.
+    ///
+    /// The tail: a record starts at a ring index below `capacity` and is at most `capacity`
+    /// bytes long, so it ends before `2 * capacity - 8`. One that crosses the end of the ring
+    /// runs on into the tail instead of wrapping, so every record is contiguous and a frame of
+    /// up to `capacity - 8` bytes fits from any start. The ring bytes that the crossing record's
+    /// log positions would have mapped to (`[0, end - capacity)`) are left unused in that lap;
+    /// the next record starts right after them.
     pub(crate) fn try_new(capacity: usize) -> Option<Self> {
         debug_assert!(capacity.is_power_of_two() && capacity >= 8);
-        let n = capacity / WORD;
+        let n = (2 * capacity - crate::frame::HEADER) / WORD;
         let mut words = Vec::new();
         words.try_reserve_exact(n).ok()?;
         words.extend((0..n).map(|_| AtomicUsize::new(0)));
@@ -73,7 +81,8 @@ impl Ring {
         })
     }
 
-    pub(crate) fn capacity(&self) -> usize {
+    /// Bytes allocated: the ring and its spare tail.
+    pub(crate) fn len_bytes(&self) -> usize {
         self.words.len() * WORD
     }
 
@@ -181,7 +190,7 @@ impl Ring {
         #[cfg(not(loom))]
         {
             assert!(
-                idx <= self.capacity() && src.len() <= self.capacity() - idx,
+                idx <= self.len_bytes() && src.len() <= self.len_bytes() - idx,
                 "ring range out of bounds"
             );
             let base = self
@@ -238,7 +247,7 @@ impl Ring {
     #[cfg(not(loom))]
     pub(crate) fn bytes(&self, idx: usize, len: usize) -> &[u8] {
         assert!(
-            idx <= self.capacity() && len <= self.capacity() - idx,
+            idx <= self.len_bytes() && len <= self.len_bytes() - idx,
             "ring range out of bounds"
         );
         let base = self.words.as_ptr().cast::<u8>().wrapping_add(idx);
@@ -356,7 +365,7 @@ mod tests {
             let mut back = vec![0u8; len];
             ring.copy_out_exclusive(idx, &mut back);
             assert_eq!(back, src, "idx {idx} len {len}");
-            let all = ring.bytes(0, ring.capacity());
+            let all = ring.bytes(0, 4 * COPY_PIECE);
             assert!(all[..idx].iter().all(|&b| b == 0xEE), "before the range");
             assert!(
                 all[idx + len..].iter().all(|&b| b == 0xEE),

@@ -335,6 +335,11 @@ pub(crate) struct Shared {
     strong_readers: AtomicUsize,
     weak_readers: AtomicUsize,
     dropped_frames: AtomicUsize,
+    /// 0, or the reservation size (a frame's largest placement) that a writer waiting for space
+    /// holds admission priority for: every other writer leaves that much room when it reserves,
+    /// so frames arriving meanwhile cannot starve it. Claimed by a CAS from 0, given back by its
+    /// holder when it is admitted, refused, cancelled or dropped.
+    priority: AtomicUsize,
     /// Weak writers waiting for a free writer slot (rare path; may lock).
     slot_waiters: WaiterList,
     /// Weak writers waiting for space (they give their slot back while they wait).
@@ -453,6 +458,7 @@ impl Shared {
             strong_readers: AtomicUsize::new(0),
             weak_readers: AtomicUsize::new(0),
             dropped_frames: AtomicUsize::new(0),
+            priority: AtomicUsize::new(0),
             slot_waiters: WaiterList::default(),
             space_waiters: WaiterList::default(),
             history: (0..HISTORY)
@@ -812,19 +818,33 @@ impl Shared {
     /// draining or terminated; a drain or terminate that races this reservation is caught by
     /// the check after the CAS.
     #[inline(always)]
-    pub(crate) fn try_reserve(&self, slot: usize, len: usize) -> Result<Reservation, NoRoom> {
+    pub(crate) fn try_reserve(
+        &self,
+        slot: usize,
+        len: usize,
+        has_priority: bool,
+    ) -> Result<Reservation, NoRoom> {
         let open = &self.writers[slot].open;
         let mut announced = None;
+        // Room this writer may use past the gate: the ring, less what a writer holding the
+        // admission priority needs (unless that is this writer).
+        let room = if has_priority {
+            self.capacity
+        } else {
+            // ORDERING: Relaxed; fairness only: a claim seen late admits a few more frames
+            // first. The holder's release and the sleepers' re-checks pair through the SeqCst
+            // fences of `wake_writers` / `sleep_writer`.
+            self.capacity - self.priority.load(Relaxed)
+        };
         // ORDERING: Relaxed; a first guess, validated by the CAS.
         let mut raw = self.reserve.load(Relaxed);
         let (r, placement) = loop {
             let r = raw & !PARKED;
             let placement = Placement::at(self.index(r), len, self.capacity);
             let end = r.wrapping_add(placement.total());
-            if pos_lt(self.gate.pos().wrapping_add(self.capacity), end)
+            if pos_lt(self.gate.pos().wrapping_add(room), end)
                 && pos_lt(
-                    self.refresh_gate(end.wrapping_sub(self.capacity))
-                        .wrapping_add(self.capacity),
+                    self.refresh_gate(end.wrapping_sub(room)).wrapping_add(room),
                     end,
                 )
             {
@@ -1374,6 +1394,25 @@ impl Shared {
         // the Release fence after the reservation CAS in `try_reserve`.
         let r = self.reserve.load(Relaxed) & !PARKED;
         !pos_lt(pos.wrapping_add(self.capacity), r)
+    }
+
+    /// A writer waiting for space for a frame of `len` bytes asks for admission priority;
+    /// `true` if it got it (no other writer holds it).
+    pub(crate) fn claim_priority(&self, len: usize) -> bool {
+        let need = Placement::largest(len, self.capacity);
+        // ORDERING: Relaxed; fairness only (see `try_reserve`): no data is published with it.
+        self.priority
+            .compare_exchange(0, need, Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    /// The holder gives the admission priority back; the writers that left room for it may fit
+    /// now.
+    pub(crate) fn release_priority(&self) {
+        // ORDERING: Relaxed; the SeqCst fence in `wake_writers` orders it before the sleeper
+        // check (Dekker with `sleep_writer`'s fence and re-check).
+        self.priority.store(0, Relaxed);
+        self.wake_writers();
     }
 
     pub(crate) fn count_dropped(&self) {

@@ -26,9 +26,128 @@ pub(crate) fn spin_hint() {
     core::hint::spin_loop();
 }
 
-/// A cell holding at most one waker, replaced on every registration (never piles up).
+/// A cell holding at most one waker, replaced on every registration (never piles up): the
+/// register/wake protocol of `atomic-waker`'s `AtomicWaker`, made panic-safe.
+///
+/// A user's `Waker::clone`, `wake` and `drop` may panic. `AtomicWaker` clones and drops inside
+/// its registration state, so a panic there leaves the cell registering forever and every later
+/// wake is lost. Here the clone runs under a guard that ends the registration while the panic
+/// unwinds, and the replaced waker is dropped, and a pending wake delivered, only after the
+/// state is back to `WAITING`.
+///
+/// # Invariants
+/// - `WAKER-EXCL`: `waker` is accessed only by the thread that moved `state` from `WAITING` to
+///   `REGISTERING` (until it leaves `REGISTERING`), or from `WAITING` to `WAKING` (until it
+///   clears `WAKING`). Each transition is a single atomic RMW, so at most one thread holds
+///   either right at a time.
 #[cfg(not(loom))]
-pub(crate) type WakerCell = atomic_waker::AtomicWaker;
+pub(crate) struct WakerCell {
+    state: AtomicUsize,
+    waker: core::cell::UnsafeCell<Option<core::task::Waker>>,
+}
+
+#[cfg(not(loom))]
+const WAITING: usize = 0;
+#[cfg(not(loom))]
+const REGISTERING: usize = 1;
+#[cfg(not(loom))]
+const WAKING: usize = 2;
+
+// SAFETY: WAKER-EXCL: the `UnsafeCell` is only accessed under the state protocol, which gives one
+// thread at a time exclusive access; `Waker` is `Send + Sync`.
+#[cfg(not(loom))]
+unsafe impl Sync for WakerCell {}
+
+#[cfg(not(loom))]
+impl core::fmt::Debug for WakerCell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("WakerCell")
+    }
+}
+
+#[cfg(not(loom))]
+impl WakerCell {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(WAITING),
+            waker: core::cell::UnsafeCell::new(None),
+        }
+    }
+
+    /// Stores `waker` (a clone of it, unless the stored one already wakes the same task). If a
+    /// wake comes in meanwhile, the new waker is woken at once.
+    pub(crate) fn register(&self, waker: &core::task::Waker) {
+        use core::sync::atomic::Ordering::{AcqRel, Acquire};
+        // ORDERING: Acquire; pairs with the Release/AcqRel transitions back to WAITING, so the
+        // previous owner's writes to `waker` are visible.
+        match self
+            .state
+            .compare_exchange(WAITING, REGISTERING, Acquire, Acquire)
+        {
+            Ok(_) => {}
+            // A wake is taking the stored waker right now: wake the new one directly.
+            Err(WAKING) => return waker.wake_by_ref(),
+            // Another registration in progress: each cell belongs to one handle, whose `&mut`
+            // serialises its registrations, so this is not reached; doing nothing is safe.
+            Err(_) => return,
+        }
+        /// Ends the registration if the clone below panics: back to WAITING (a wake that came
+        /// in meanwhile is dropped; the panicking poll's task re-registers if it polls again).
+        struct Unwinding<'a>(&'a AtomicUsize);
+        impl Drop for Unwinding<'_> {
+            fn drop(&mut self) {
+                // ORDERING: AcqRel; releases `waker` as in the normal exit.
+                self.0.swap(WAITING, AcqRel);
+            }
+        }
+        let unwinding = Unwinding(&self.state);
+        // SAFETY: WAKER-EXCL: this thread moved `state` to REGISTERING above.
+        let slot = unsafe { &mut *self.waker.get() };
+        let replaced = match slot {
+            Some(old) if old.will_wake(waker) => None,
+            _ => slot.replace(waker.clone()),
+        };
+        core::mem::forget(unwinding);
+        // ORDERING: AcqRel; Release publishes the new waker to the next taker; Acquire on
+        // failure sees a waker's WAKING bit.
+        let woken = match self
+            .state
+            .compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
+        {
+            Ok(_) => None,
+            Err(_) => {
+                // REGISTERING | WAKING: a wake came in while we registered; deliver it.
+                // SAFETY: WAKER-EXCL: still REGISTERING (a waker only sets WAKING and backs off).
+                let w = unsafe { (*self.waker.get()).take() };
+                // ORDERING: AcqRel; as above.
+                self.state.swap(WAITING, AcqRel);
+                w
+            }
+        };
+        // User code last, with the cell already free: the wake, then the replaced waker's drop.
+        let _replaced = replaced;
+        if let Some(w) = woken {
+            w.wake();
+        }
+    }
+
+    /// Wakes and removes the stored waker, if any.
+    pub(crate) fn wake(&self) {
+        use core::sync::atomic::Ordering::{AcqRel, Release};
+        // ORDERING: AcqRel; Acquire sees the registered waker (pairs with the Release exit of
+        // `register`); Release orders the caller's progress before a registering thread's
+        // failure CAS, which then delivers this wake.
+        if self.state.fetch_or(WAKING, AcqRel) == WAITING {
+            // SAFETY: WAKER-EXCL: this thread moved `state` from WAITING to WAKING.
+            let w = unsafe { (*self.waker.get()).take() };
+            // ORDERING: Release; hands the cell back to the next registration.
+            self.state.fetch_and(!WAKING, Release);
+            if let Some(w) = w {
+                w.wake();
+            }
+        }
+    }
+}
 
 /// Loom stand-in for `AtomicWaker`: a loom mutex, so loom sees the register/wake handshake.
 #[cfg(loom)]
@@ -66,10 +185,18 @@ unsafe impl<T: Send> Sync for SpinMutex<T> {}
 
 #[cfg(not(loom))]
 impl<T> SpinMutex<T> {
-    /// Runs `f` with exclusive access to the value.
+    /// Runs `f` with exclusive access to the value. If `f` panics (a user's `Waker::clone`
+    /// may), the lock is released while the panic unwinds, so no later caller spins forever.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-        // ORDERING: Acquire; pairs with the Release store below, so the previous holder's
+        struct Unlock<'a>(&'a AtomicBool);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                // ORDERING: Release; publishes the changes to `value` to the next holder.
+                self.0.store(false, Release);
+            }
+        }
+        // ORDERING: Acquire; pairs with the Release store in `Unlock`, so the previous holder's
         // changes to `value` are visible.
         while self
             .locked
@@ -78,12 +205,10 @@ impl<T> SpinMutex<T> {
         {
             spin_hint();
         }
-        // SAFETY: SPIN-EXCL: `locked` is ours until the Release store below, so no other
-        // reference to `value` exists while `f` runs.
-        let r = f(unsafe { &mut *self.value.get() });
-        // ORDERING: Release; publishes the changes to `value` to the next holder.
-        self.locked.store(false, Release);
-        r
+        let _unlock = Unlock(&self.locked);
+        // SAFETY: SPIN-EXCL: `locked` is ours until `_unlock` drops (after `f` returns or
+        // unwinds), so no other reference to `value` exists while `f` runs.
+        f(unsafe { &mut *self.value.get() })
     }
 }
 
@@ -99,11 +224,30 @@ impl<T> SpinMutex<T> {
     }
 }
 
-/// Calls `wake` on every item of `items`, even if one call panics (a user's `Waker` may): a
-/// guard wakes the remaining items while the panic unwinds, then the panic goes on to the
-/// caller. So one panicking waker never strands the tasks after it (finding R2 in
-/// `docs/reliability.md`). A second panic while unwinding aborts the process, as any panic in a
-/// `Drop` during unwinding does.
+/// Calls `wake` on every item of `items`, even if some calls panic (a user's `Waker` may).
+///
+/// With `std`, each call runs under `catch_unwind`; after the loop the first panic is resumed,
+/// so it reaches the caller once every item has been woken, and any number of panicking wakers
+/// never aborts the process. Without `std` (where firmware usually aborts on panic), a guard
+/// wakes the remaining items while the first panic unwinds; a second panic during that unwind
+/// aborts, as any panic in a `Drop` during unwinding does. Either way one panicking waker never
+/// strands the tasks after it (`docs/reliability.md`, "A panicking waker").
+#[cfg(feature = "std")]
+pub(crate) fn wake_each<I: Iterator>(items: I, mut wake: impl FnMut(I::Item)) {
+    use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+    let mut first_panic = None;
+    for item in items {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| wake(item))) {
+            first_panic.get_or_insert(panic);
+        }
+    }
+    if let Some(panic) = first_panic {
+        resume_unwind(panic);
+    }
+}
+
+/// See the `std` version above.
+#[cfg(not(feature = "std"))]
 pub(crate) fn wake_each<I: Iterator>(items: I, wake: impl FnMut(I::Item)) {
     struct Rest<I: Iterator, F: FnMut(I::Item)> {
         items: I,

@@ -29,6 +29,13 @@ pub(crate) struct WriterCore {
     sleep_slot: Option<usize>,
     /// Weak: the last attempt failed for want of a slot (not of space).
     waiting_for_slot: bool,
+    /// The reservation of the grant this writer handed out, until the grant commits or aborts.
+    /// A grant that was leaked (`mem::forget`) leaves it here, and the writer aborts it before
+    /// its next reservation or when it leaves, so a forgotten grant behaves like a dropped one.
+    open_grant: Option<Reservation>,
+    /// This writer holds the channel's admission priority (`Shared::claim_priority`): it waited
+    /// for space, and other writers leave room for its frame until it is admitted.
+    has_priority: bool,
 }
 
 impl fmt::Debug for WriterCore {
@@ -42,9 +49,29 @@ impl fmt::Debug for WriterCore {
 }
 
 impl WriterCore {
+    /// A writer of either kind with no slot yet; `terminated` ones hold nothing and are not
+    /// counted.
+    fn bare(shared: Arc<Shared>, strong: bool, terminated: bool) -> Self {
+        Self {
+            shared,
+            strong,
+            slot: None,
+            last_slot: None,
+            terminated,
+            sleeping: false,
+            sleep_slot: None,
+            waiting_for_slot: false,
+            open_grant: None,
+            has_priority: false,
+        }
+    }
+
+    /// A strong writer holding a slot for its life. On a terminated channel it is a terminated
+    /// handle (every operation fails with `Terminated`), never an error: another task may
+    /// terminate the channel at any moment, so no caller could rule that out.
     pub(crate) fn new_strong(shared: Arc<Shared>) -> Result<Self, ChannelError> {
         if shared.is_terminated() {
-            return Err(ChannelError::Terminated);
+            return Ok(Self::bare(shared, true, true));
         }
         let slot = shared
             .claim_writer_slot(None)
@@ -52,16 +79,28 @@ impl WriterCore {
                 max: shared.writers.len(),
             })?;
         shared.add_writer(true);
-        Ok(Self {
-            shared,
-            strong: true,
-            slot: Some(slot),
-            last_slot: Some(slot),
-            terminated: false,
-            sleeping: false,
-            sleep_slot: None,
-            waiting_for_slot: false,
-        })
+        let mut w = Self::bare(shared, true, false);
+        w.slot = Some(slot);
+        w.last_slot = Some(slot);
+        Ok(w)
+    }
+
+    /// A weak writer (counted at once; it takes a slot per frame). Terminated on a terminated
+    /// channel, as in [`WriterCore::new_strong`].
+    fn new_weak(shared: Arc<Shared>) -> Self {
+        if shared.is_terminated() {
+            return Self::bare(shared, false, true);
+        }
+        shared.add_writer(false);
+        Self::bare(shared, false, false)
+    }
+
+    /// Aborts the reservation of a grant that was leaked instead of committed or dropped.
+    #[cold]
+    fn abort_leaked_grant(&mut self) {
+        if let Some(res) = self.open_grant.take() {
+            self.finish(res, None);
+        }
     }
 
     fn id(&self) -> Option<u16> {
@@ -71,6 +110,9 @@ impl WriterCore {
     /// One attempt: `Ok(Some)` reserved, `Ok(None)` must wait (Park), `Err` refused.
     #[inline(always)]
     fn try_reserve(&mut self, len: usize) -> Result<Option<Reservation>, ChannelError> {
+        if self.open_grant.is_some() {
+            self.abort_leaked_grant();
+        }
         if self.terminated {
             return Err(ChannelError::Terminated);
         }
@@ -93,8 +135,13 @@ impl WriterCore {
                 None => return self.no_room(NoRoom::NoSlot),
             },
         };
-        match self.shared.try_reserve(slot, len) {
-            Ok(res) => Ok(Some(res)),
+        match self.shared.try_reserve(slot, len, self.has_priority) {
+            Ok(res) => {
+                if self.has_priority {
+                    self.give_up_priority();
+                }
+                Ok(Some(res))
+            }
             Err(e) => self.no_room(e),
         }
     }
@@ -105,13 +152,42 @@ impl WriterCore {
         self.release_weak_slot();
         self.waiting_for_slot = why == NoRoom::NoSlot;
         match why {
-            NoRoom::Closed(e) => Err(e),
+            NoRoom::Closed(e) => {
+                if self.has_priority {
+                    self.give_up_priority();
+                }
+                Err(e)
+            }
             NoRoom::Full | NoRoom::NoSlot if drop_mode => {
                 self.shared.count_dropped();
                 Err(ChannelError::Full)
             }
-            NoRoom::Full | NoRoom::NoSlot => Ok(None),
+            NoRoom::Full => Ok(None),
+            NoRoom::NoSlot => {
+                // Waiting for a slot, which strong writers may hold for ever: holding the
+                // priority meanwhile would stop them too.
+                if self.has_priority {
+                    self.give_up_priority();
+                }
+                Ok(None)
+            }
         }
+    }
+
+    /// A wait was given up (its future dropped before it completed): give back the admission
+    /// priority, if this writer holds it, so other writers stop leaving room for it.
+    fn cancel_wait(&mut self) {
+        if self.has_priority {
+            self.give_up_priority();
+        }
+    }
+
+    /// Gives the admission priority back (admitted, refused, or gone) and wakes the writers
+    /// that left room for this one.
+    #[cold]
+    fn give_up_priority(&mut self) {
+        self.has_priority = false;
+        self.shared.release_priority();
     }
 
     #[inline]
@@ -146,6 +222,12 @@ impl WriterCore {
         cx: &mut Context<'_>,
         len: usize,
     ) -> Poll<Result<Reservation, ChannelError>> {
+        // A writer that waits for space (not for a slot) asks for admission priority, so that
+        // smaller frames arriving meanwhile cannot keep taking the room it needs. (`try_*`
+        // calls, which never wait, do not ask.)
+        if !self.has_priority && !self.waiting_for_slot {
+            self.has_priority = self.shared.claim_priority(len);
+        }
         // A strong writer waits on its slot's waker; a weak writer (which holds no slot while
         // waiting) on the shared waiter list. Both count as sleeping writers.
         match self.slot {
@@ -172,6 +254,7 @@ impl WriterCore {
     #[inline]
     fn grant(&mut self, res: Reservation) -> WriteGrant<'_> {
         let words = self.shared.word_writer(&res);
+        self.open_grant = Some(res);
         WriteGrant {
             writer: self,
             res,
@@ -184,6 +267,7 @@ impl WriterCore {
     /// Ends a reservation: commit with the writer id, or abort.
     #[inline(always)]
     fn finish(&mut self, res: Reservation, committed: Option<usize>) {
+        self.open_grant = None;
         let slot = self.slot.expect("a reservation holds a slot");
         let id = self.id().expect("a reservation holds a slot");
         match committed {
@@ -242,8 +326,13 @@ impl WriterCore {
         }
     }
 
-    /// Gives back the slot and the writer count (once).
+    /// Aborts a leaked grant's frame, gives back the priority, the slot and the writer count
+    /// (once).
     fn leave(&mut self) {
+        self.abort_leaked_grant();
+        if self.has_priority {
+            self.give_up_priority();
+        }
         self.shared
             .wake_writer_done(self.sleep_slot, &mut self.sleeping);
         if let Some(s) = self.slot.take() {
@@ -349,6 +438,31 @@ impl Drop for WriteGrant<'_> {
 pub struct Reserve<'a> {
     writer: Option<&'a mut WriterCore>,
     len: usize,
+}
+
+impl Drop for Reserve<'_> {
+    fn drop(&mut self) {
+        // Still waiting (not completed): the wait is given up.
+        if let Some(w) = self.writer.take() {
+            w.cancel_wait();
+        }
+    }
+}
+
+/// Gives up a copying write's wait when its future is dropped before it completes (completion
+/// leaves nothing to give up).
+struct WriteWait<'a>(&'a mut WriterCore);
+
+impl Drop for WriteWait<'_> {
+    fn drop(&mut self) {
+        self.0.cancel_wait();
+    }
+}
+
+impl WriteWait<'_> {
+    async fn write(self, buf: &[u8]) -> Result<usize, ChannelError> {
+        core::future::poll_fn(|cx| self.0.poll_write(cx, buf)).await
+    }
 }
 
 impl<'a> Future for Reserve<'a> {
@@ -461,7 +575,7 @@ macro_rules! writer_api {
             /// # Cancel safety
             /// Cancel safe: if the future is dropped before it completes, nothing was written.
             pub async fn write(&mut self, buf: &[u8]) -> Result<usize, ChannelError> {
-                core::future::poll_fn(|cx| self.core.poll_write(cx, buf)).await
+                WriteWait(&mut self.core).write(buf).await
             }
 
             /// Writes one frame, parking the thread while it waits.
@@ -512,55 +626,55 @@ impl StrongWriter {
     }
 
     /// Turns this writer into a weak writer: its slot is freed now and taken again per frame.
+    ///
+    /// The weak writer is counted before the strong one leaves, so readers never see a moment
+    /// with no writer (which, once every `Channel` is dropped, would be end of stream).
     pub fn downgrade(mut self) -> WeakWriter {
         let shared = self.core.shared.clone();
-        let last = self.core.slot;
-        let terminated = self.core.terminated;
+        let mut weak = WeakWriter {
+            core: if self.core.terminated {
+                WriterCore::bare(shared, false, true)
+            } else {
+                // A conversion keeps the handle alive whatever the channel's state.
+                shared.add_writer(false);
+                WriterCore::bare(shared, false, false)
+            },
+        };
+        weak.core.last_slot = self.core.slot;
         self.core.terminate();
-        let mut weak = WeakWriter::new(shared);
-        weak.core.last_slot = last;
-        weak.core.terminated = terminated;
-        if terminated {
-            weak.core.shared.remove_writer(false);
-        }
         weak
     }
 }
 
 impl WeakWriter {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        shared.add_writer(false);
         Self {
-            core: WriterCore {
-                shared,
-                strong: false,
-                slot: None,
-                last_slot: None,
-                terminated: false,
-                sleeping: false,
-                sleep_slot: None,
-                waiting_for_slot: false,
-            },
+            core: WriterCore::new_weak(shared),
         }
     }
 
     /// Turns this writer into a strong writer holding a slot for its life.
     ///
+    /// The strong writer is counted before the weak one leaves, so readers never see a moment
+    /// with no writer.
+    ///
     /// # Errors
     /// [`ChannelError::TooManyWriters`] if no slot is free (the weak writer is given back),
-    /// [`ChannelError::Terminated`].
+    /// [`ChannelError::Terminated`] if this handle or the channel is terminated (if the channel
+    /// is terminated during the call, the strong writer is a terminated handle).
     pub fn upgrade(self) -> Result<StrongWriter, (Self, ChannelError)> {
-        if self.core.terminated {
+        if self.core.terminated || self.core.shared.is_terminated() {
             return Err((self, ChannelError::Terminated));
         }
         match StrongWriter::new(self.core.shared.clone()) {
+            // `self` drops after the strong writer is counted.
             Ok(s) => Ok(s),
             Err(e) => Err((self, e)),
         }
     }
 }
 
-/// Either kind of writer, as the seed's `Writer`.
+/// Either kind of writer, as selium-messaging's `Writer`.
 #[derive(Debug)]
 pub enum Writer {
     /// A [`StrongWriter`].
@@ -622,8 +736,7 @@ impl Writer {
     /// # Errors
     /// As [`StrongWriter::try_reserve`].
     pub async fn write(&mut self, buf: &[u8]) -> Result<usize, ChannelError> {
-        let core = self.core();
-        core::future::poll_fn(|cx| core.poll_write(cx, buf)).await
+        WriteWait(self.core()).write(buf).await
     }
 
     /// See [`StrongWriter::reserve`].

@@ -762,31 +762,31 @@ fn f12_frame_larger_than_max_frame_len_is_refused_never_a_hang() {
     guarded("F12: oversized frames", || {
         let chan = Channel::new(16);
         let max = chan.max_frame_len();
-        assert_eq!(max, 24);
+        assert_eq!(max, 56);
         let mut w = chan.new_strong_writer();
         let mut r = chan.new_strong_reader();
         let mut weak = chan.new_weak_reader();
         assert!(matches!(
-            w.try_reserve(40),
-            Err(ChannelError::FrameTooLarge { len: 40, max: 24 })
+            w.try_reserve(80),
+            Err(ChannelError::FrameTooLarge { len: 80, max: 56 })
         ));
         assert!(matches!(
             block_on(w.reserve(1 << 20)),
-            Err(ChannelError::FrameTooLarge { len, max: 24 }) if len == 1 << 20
+            Err(ChannelError::FrameTooLarge { len, max: 56 }) if len == 1 << 20
         ));
-        let e = ChannelError::FrameTooLarge { len: 40, max: 24 };
+        let e = ChannelError::FrameTooLarge { len: 80, max: 56 };
         assert_eq!(
             std::io::Error::from(e).kind(),
             std::io::ErrorKind::InvalidInput
         );
-        // A 40-byte write is a short write of max_frame_len bytes; write_all finishes.
-        let data = payload(1, 40);
-        assert_eq!(w.try_write(&data), Ok(Some(24)));
-        assert_eq!(block_on(w.write(&data[24..])), Ok(16));
-        assert_eq!(block_on(r.read_frame(1 << 20)).unwrap().1, data[..24]);
-        assert_eq!(block_on(r.read_frame(1 << 20)).unwrap().1, data[24..]);
-        assert_eq!(weak.try_read_frame(1 << 20).unwrap().unwrap().1, data[..24]);
-        assert_eq!(weak.try_read_frame(1 << 20).unwrap().unwrap().1, data[24..]);
+        // An 80-byte write is a short write of max_frame_len bytes; write_all finishes.
+        let data = payload(1, 80);
+        assert_eq!(w.try_write(&data), Ok(Some(56)));
+        assert_eq!(weak.try_read_frame(1 << 20).unwrap().unwrap().1, data[..56]);
+        assert_eq!(block_on(r.read_frame(1 << 20)).unwrap().1, data[..56]);
+        assert_eq!(block_on(w.write(&data[56..])), Ok(24));
+        assert_eq!(block_on(r.read_frame(1 << 20)).unwrap().1, data[56..]);
+        assert_eq!(weak.try_read_frame(1 << 20).unwrap().unwrap().1, data[56..]);
         assert_eq!(chan.stats().dropped_frames, 0);
     });
 }

@@ -86,7 +86,7 @@ fn capacity_is_rounded_up_to_a_power_of_two_of_at_least_the_minimum_and_reported
         );
         assert_eq!(chan.stats().capacity, real);
         assert_eq!(Config::new(requested).ring_capacity(), Ok(real));
-        assert_eq!(chan.max_frame_len(), real / 2 - 8);
+        assert_eq!(chan.max_frame_len(), real - 8);
     }
     assert_eq!(MIN_CAPACITY, 64);
 }
@@ -342,10 +342,10 @@ fn aborted_frame_never_stalls_other_writers_or_readers() {
 fn poll_write_takes_at_most_max_frame_len_bytes_per_frame() {
     let chan = Channel::new(64);
     let max = chan.max_frame_len();
-    assert_eq!(max, 24);
+    assert_eq!(max, 56);
     let mut w = chan.new_strong_writer();
     let mut r = chan.new_strong_reader();
-    let data = payload(1, 100);
+    let data = payload(1, 150);
     let noop = noop_waker();
     let mut cx = Context::from_waker(&noop);
     assert_eq!(w.poll_write(&mut cx, &data), Poll::Ready(Ok(max)));
@@ -1097,16 +1097,16 @@ fn new_weak_reader_starts_at_the_oldest_frame_still_whole_after_a_refused_write(
     b.try_write(&[1]).unwrap().unwrap(); // [0, 16)
     b.try_write(&[2]).unwrap().unwrap(); // [16, 32)
     let g = b.try_reserve(1).unwrap().unwrap(); // [32, 48), open
-    a.try_write(&payload(7, 9)).unwrap().unwrap(); // padding [48, 64), frame [64, 88)
+    a.try_write(&payload(7, 9)).unwrap().unwrap(); // [48, 72), into the spare tail
     drop(g);
-    let g = a.try_reserve(1).unwrap().unwrap(); // [88, 104), open
+    let g = a.try_reserve(1).unwrap().unwrap(); // [72, 88), open
     assert_eq!(
-        b.try_write(&[3; 17]),
+        b.try_write(&[3; 49]),
         Ok(None),
         "refused behind the open grant"
     );
     drop(g);
-    // The ring holds [40, 104): the 9-byte frame at 64 is whole.
+    // The ring holds [32, 88): the 9-byte frame at 48 is whole.
     let mut weak = chan.new_weak_reader();
     assert_eq!(
         weak.try_read_frame(64).unwrap().map(|f| f.1),
@@ -1170,18 +1170,14 @@ fn terminate_makes_every_operation_fail_with_terminated() {
         weak.try_read_frame_into(&mut [0; 64]),
         Err(ChannelError::Terminated)
     );
-    assert_eq!(
-        chan.try_new_strong_writer().unwrap_err(),
-        ChannelError::Terminated
-    );
-    assert_eq!(
-        chan.try_new_strong_reader(StartAt::Oldest).unwrap_err(),
-        ChannelError::Terminated
-    );
-    assert_eq!(
-        chan.try_new_weak_reader(StartAt::Tail).unwrap_err(),
-        ChannelError::Terminated
-    );
+    // Handles created on a terminated channel are terminated handles (never an error or a
+    // panic: another task may terminate the channel at any moment).
+    let mut late_strong = chan.try_new_strong_writer().unwrap();
+    assert_eq!(late_strong.try_write(b"x"), Err(ChannelError::Terminated));
+    let mut late_sr = chan.try_new_strong_reader(StartAt::Oldest).unwrap();
+    assert_eq!(late_sr.try_read_frame(64), Err(ChannelError::Terminated));
+    let mut late_wr = chan.try_new_weak_reader(StartAt::Tail).unwrap();
+    assert_eq!(late_wr.try_read(&mut [0; 4]), Err(ChannelError::Terminated));
     let mut late = chan.new_weak_writer();
     assert_eq!(late.try_write(b"x"), t.map(Some));
     assert_eq!(chan.terminate(), Ok(()), "terminating twice is fine");

@@ -133,12 +133,13 @@ impl MReader {
     }
 
     /// Moves past the record at `pos` (footprint `fp`), releasing as the real reader does:
-    /// once `cap / 16` bytes have been passed since the last release.
-    fn advance(&mut self, fp: u64, cap: u64) {
+    /// once `cap / 16` bytes have been passed since the last release, or, for a strong reader,
+    /// once it has read everything published.
+    fn advance(&mut self, fp: u64, cap: u64, published: u64) {
         self.pos += fp;
         self.offset = 0;
         self.unreleased += fp;
-        if self.unreleased >= cap / 16 {
+        if self.unreleased >= cap / 16 || (self.strong && self.pos == published) {
             self.release();
         }
     }
@@ -282,14 +283,12 @@ impl Model {
         let idx = self.reserve % self.cap;
         let fp = footprint(len);
         // A payload of 32 KiB up to a quarter of the ring starts on a 4 KiB boundary of the ring
-        // where the frame fits there before the end; any other frame pads only to the end of
-        // the ring, and only when it would cross it.
+        // where the frame fits there before the end; every other frame starts where it is (one
+        // that crosses the end of the ring runs on into its spare tail: no padding).
         let aligned = (idx + HEADER).next_multiple_of(4096) - HEADER;
         let large = len >= 32 * 1024 && len as u64 <= self.cap / 4;
         let pad = if large && aligned + fp <= self.cap {
             aligned - idx
-        } else if idx + fp > self.cap {
-            self.cap - idx
         } else {
             0
         };
@@ -383,7 +382,7 @@ impl Model {
                 .expect("the model's records tile the log");
             match rec {
                 Rec::Data { id, bytes } => return Ok(Some((*id, bytes[r.offset..].to_vec(), *fp))),
-                Rec::Pad | Rec::Aborted => r.advance(*fp, self.cap),
+                Rec::Pad | Rec::Aborted => r.advance(*fp, self.cap, self.published()),
             }
         }
     }
@@ -404,7 +403,7 @@ impl Model {
                     limit,
                 }),
                 _ => {
-                    r.advance(fp, self.cap);
+                    r.advance(fp, self.cap, self.published());
                     Ok(Some((id, rest)))
                 }
             },
@@ -436,7 +435,7 @@ impl Model {
                 let k = n.min(rest.len());
                 r.offset += k;
                 if k == rest.len() {
-                    r.advance(fp, self.cap);
+                    r.advance(fp, self.cap, self.published());
                 }
                 Ok(Some(rest[..k].to_vec()))
             }
@@ -574,11 +573,11 @@ impl Harness {
         .expect("valid configuration");
         let cap = p.requested_capacity.next_power_of_two().max(64);
         assert_eq!(chan.capacity(), cap);
-        assert_eq!(chan.max_frame_len(), cap / 2 - 8);
+        assert_eq!(chan.max_frame_len(), cap - 8);
         Self {
             model: Model {
                 cap: cap as u64,
-                max_frame: cap / 2 - 8,
+                max_frame: cap - 8,
                 drop_mode: p.drop_mode,
                 max_writers: p.max_writers,
                 max_readers: p.max_readers,
@@ -698,7 +697,7 @@ impl Harness {
                     .map(|(_, (fp, _))| *fp)
                     .collect();
                 for fp in skipped {
-                    m.advance(fp, cap);
+                    m.advance(fp, cap, published);
                 }
                 if real == published && m.unreleased > 0 {
                     m.release();
@@ -821,9 +820,21 @@ impl Harness {
             Op::NewStrongWriter => {
                 let Some(chan) = &self.chan else { return };
                 let actual = chan.try_new_strong_writer();
-                let expected = if self.model.state == State::Terminated {
-                    Err(ChannelError::Terminated)
-                } else if self.model.slots_in_use(&self.writers) >= self.model.max_writers {
+                if self.model.state == State::Terminated {
+                    // On a terminated channel: a terminated handle, not an error.
+                    let w = actual.expect("a terminated handle, not an error");
+                    assert!(w.is_terminated(), "new strong writer\n{}", self.ctx());
+                    self.writers.push(WSlot {
+                        real: RW::Strong(w),
+                        m: MWriter {
+                            strong: true,
+                            terminated: true,
+                            id: None,
+                        },
+                    });
+                    return;
+                }
+                let expected = if self.model.slots_in_use(&self.writers) >= self.model.max_writers {
                     Err(ChannelError::TooManyWriters {
                         max: self.model.max_writers,
                     })
@@ -855,11 +866,13 @@ impl Harness {
             Op::NewWeakWriter => {
                 let Some(chan) = &self.chan else { return };
                 let w = chan.new_weak_writer();
+                let terminated = self.model.state == State::Terminated;
+                assert_eq!(w.is_terminated(), terminated, "new weak writer\n{}", self.ctx());
                 self.writers.push(WSlot {
                     real: RW::Weak(w),
                     m: MWriter {
                         strong: false,
-                        terminated: false,
+                        terminated,
                         id: None,
                     },
                 });
@@ -935,8 +948,10 @@ impl Harness {
                 let Some(chan) = &self.chan else { return };
                 let start = if tail { StartAt::Tail } else { StartAt::Oldest };
                 let live = self.readers.iter().filter(|r| !r.m.terminated).count();
-                let expected = if self.model.state == State::Terminated {
-                    Err(ChannelError::Terminated)
+                let terminated = self.model.state == State::Terminated;
+                let expected = if terminated {
+                    // On a terminated channel: a terminated handle, not an error.
+                    Ok(())
                 } else if live >= self.model.max_readers {
                     Err(ChannelError::TooManyReaders {
                         max: self.model.max_readers,
@@ -957,10 +972,9 @@ impl Harness {
                         } else {
                             self.model.oldest_whole()
                         };
-                        self.readers.push(RSlot {
-                            real,
-                            m: MReader::new(strong, pos),
-                        });
+                        let mut m = MReader::new(strong, pos);
+                        m.terminated = terminated;
+                        self.readers.push(RSlot { real, m });
                     }
                     Err(e) => assert_eq!(Err(e), expected, "new reader\n{}", self.ctx()),
                 }
