@@ -9,7 +9,7 @@ use std::fs;
 
 use anyhow::{bail, Result};
 
-use crate::cmd::{self, cargo, project_root, Tally};
+use crate::cmd::{self, cargo, project_root};
 
 /// The demo's package (its binary has the same name).
 const DEMO: &str = "bytecast-demo";
@@ -20,7 +20,7 @@ const DEMO_SMOKE_ARGS: &[&str] = &["--plain", "--frames-per-writer", "50000"];
 
 /// The `examples` step: every `crates/<crate>/examples/<name>.rs`, release mode, then the demo
 /// once with [`DEMO_SMOKE_ARGS`].
-pub(crate) fn run(_: &mut Tally) -> Result<()> {
+pub(crate) fn run() -> Result<()> {
     let mut failed = Vec::new();
     for (krate, example) in all_examples()? {
         let ok = cmd::run(cargo().args(["run", "--release", "-p", &krate, "--example", &example]))
@@ -33,7 +33,7 @@ pub(crate) fn run(_: &mut Tally) -> Result<()> {
             failed.push(format!("{krate}/{example}"));
         }
     }
-    let ok = demo_command(DEMO_SMOKE_ARGS).is_ok();
+    let ok = demo(DEMO_SMOKE_ARGS).is_ok();
     println!(
         "demo {}: {}",
         DEMO_SMOKE_ARGS.join(" "),
@@ -71,13 +71,8 @@ fn all_examples() -> Result<Vec<(String, String)>> {
     Ok(found)
 }
 
-/// `demo [ARGS...]`: the demo with the given arguments.
-pub(crate) fn demo(args: &[String]) -> Result<()> {
-    demo_command(args)
-}
-
-/// `cargo run --release -p bytecast-demo -- ARGS`.
-fn demo_command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<()> {
+/// `demo [ARGS...]`: `cargo run --release -p bytecast-demo -- ARGS`.
+pub(crate) fn demo<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<()> {
     cmd::run(
         cargo()
             .args(["run", "--release", "-p", DEMO, "--"])

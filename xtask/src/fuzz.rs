@@ -16,26 +16,29 @@ use anyhow::Result;
 
 use crate::{
     cmd::{self, cargo, project_root, toolchain_cargo, Tally},
-    toolchain, Usage,
+    toolchain,
 };
 
 const TOOLCHAIN: &str = "nightly";
 /// The fuzz targets, in the order `fuzz` runs them.
-pub(crate) const TARGETS: &[&str] = &["ops", "interleave"];
+pub(crate) const TARGETS: [&str; 2] = ["ops", "interleave"];
+/// The `cargo` arguments that replay the corpus, the kept crashes and random inputs through
+/// the harnesses on stable (`fuzz-smoke`, and `wrap` with narrowed positions).
+pub(crate) const REPLAY_ARGS: &[&str] = &[
+    "test",
+    "--release",
+    "--manifest-path",
+    "fuzz/Cargo.toml",
+    "--test",
+    "replay",
+];
 
-/// Parsed `fuzz` arguments.
-#[derive(Debug, PartialEq, Eq)]
-struct Args {
-    seconds: u64,
-    target: Option<String>,
-}
-
-pub(crate) fn run(_tally: &mut Tally, args: &[String]) -> Result<()> {
-    let args = parse(args)?;
+/// `fuzz --seconds N [--target T]`: every target, or `target` only, for `seconds` each.
+pub(crate) fn run(seconds: u64, target: Option<&str>) -> Result<()> {
     toolchain::ensure_toolchain(TOOLCHAIN, &[])?;
     ensure_cargo_fuzz()?;
-    let targets: Vec<&str> = match &args.target {
-        Some(t) => vec![t.as_str()],
+    let targets: Vec<&str> = match target {
+        Some(t) => vec![t],
         None => TARGETS.to_vec(),
     };
     let root = project_root();
@@ -50,7 +53,7 @@ pub(crate) fn run(_tally: &mut Tally, args: &[String]) -> Result<()> {
                 .arg(&seeds)
                 .args([
                     "--",
-                    &format!("-max_total_time={}", args.seconds),
+                    &format!("-max_total_time={seconds}"),
                     "-timeout=20",
                     "-rss_limit_mb=4096",
                     "-print_final_stats=1",
@@ -62,17 +65,7 @@ pub(crate) fn run(_tally: &mut Tally, args: &[String]) -> Result<()> {
 
 /// `fuzz-smoke`: the stable replay of corpus, regressions and random inputs.
 pub(crate) fn smoke(tally: &mut Tally) -> Result<()> {
-    cmd::run_tests(
-        cargo().args([
-            "test",
-            "--release",
-            "--manifest-path",
-            "fuzz/Cargo.toml",
-            "--test",
-            "replay",
-        ]),
-        tally,
-    )
+    cmd::run_tests(cargo().args(REPLAY_ARGS), tally)
 }
 
 fn ensure_cargo_fuzz() -> Result<()> {
@@ -80,71 +73,4 @@ fn ensure_cargo_fuzz() -> Result<()> {
         cmd::run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
     }
     Ok(())
-}
-
-fn parse(args: &[String]) -> Result<Args> {
-    let mut seconds = None;
-    let mut target = None;
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| Usage(format!("fuzz: `{flag}` needs a value")))?;
-        match flag.as_str() {
-            "--seconds" => {
-                seconds =
-                    Some(value.parse().map_err(|_| {
-                        Usage(format!("fuzz: `{value}` is not a number of seconds"))
-                    })?);
-            }
-            "--target" if TARGETS.contains(&value.as_str()) => target = Some(value.clone()),
-            "--target" => {
-                return Err(Usage(format!("fuzz: unknown target `{value}` ({TARGETS:?})")).into())
-            }
-            _ => return Err(Usage(format!("fuzz: unexpected argument `{flag}`")).into()),
-        }
-    }
-    let seconds = seconds.ok_or_else(|| Usage("fuzz takes `--seconds N [--target T]`".into()))?;
-    Ok(Args { seconds, target })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{parse, Args};
-
-    fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|&w| w.to_owned()).collect()
-    }
-
-    #[test]
-    fn parses_seconds_and_target() {
-        assert_eq!(
-            parse(&args(&["--seconds", "60"])).unwrap(),
-            Args {
-                seconds: 60,
-                target: None
-            }
-        );
-        assert_eq!(
-            parse(&args(&["--target", "ops", "--seconds", "5"])).unwrap(),
-            Args {
-                seconds: 5,
-                target: Some("ops".into())
-            }
-        );
-    }
-
-    #[test]
-    fn rejects_bad_arguments() {
-        for bad in [
-            &[][..],
-            &["--seconds"],
-            &["--seconds", "x"],
-            &["--target", "ops"],
-            &["--seconds", "1", "--target", "nope"],
-            &["--secs", "1"],
-        ] {
-            assert!(parse(&args(bad)).is_err(), "{bad:?}");
-        }
-    }
 }

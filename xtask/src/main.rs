@@ -1,154 +1,168 @@
 //! Project automation for the bytecast workspace, run as `cargo xtask <command>`.
 //!
-//! Commands:
-//!
-//! - `cargo xtask test-all`: every step below, in order, as CI runs it
-//!   (`bash .ci/run`); carries on after a failure, prints a summary table and
-//!   closes with `N passed, M failed` (steps).
-//! - `cargo xtask fmt`: `cargo fmt --all -- --check`.
-//! - `cargo xtask clippy`: clippy on all workspace targets, and on the
-//!   `no_std` build for `thumbv7em-none-eabihf`, with `-D warnings`.
-//! - `cargo xtask tidy`: source hygiene rules (`unsafe` allowlist, `SAFETY:`
-//!   and `ORDERING:` comments, no placeholders), i.e. `cargo test -p xtask`.
-//! - `cargo xtask test`: `cargo test --workspace --all-targets`, then doctests.
-//! - `cargo xtask no-std`: build `bytecast` without default features for
-//!   `thumbv7em-none-eabihf`.
-//! - `cargo xtask miri [ARGS...]`: `bytecast`'s tests under Miri (nightly,
-//!   strict provenance); `ARGS` go to `cargo miri test`, e.g. a filter.
-//! - `cargo xtask loom`: `bytecast`'s `loom` tests with `--cfg loom`.
-//! - `cargo xtask stress-smoke`: the `stress` test for 5 seconds.
-//! - `cargo xtask doc`: `cargo doc --workspace --no-deps`, warnings denied.
-//! - `cargo xtask examples`: run every crate's examples, then the demo once
-//!   (`--plain`, small workload) so that its verdict is checked.
-//! - `cargo xtask lint`: `fmt`, `clippy` and `tidy`, with a summary.
-//! - `cargo xtask stress --seconds N`: the `stress` test for `N` seconds.
-//! - `cargo xtask fuzz-smoke`: replay the fuzz corpus, every kept crash
-//!   input and pseudo-random inputs through the fuzz harnesses (stable).
-//! - `cargo xtask fuzz --seconds N [--target T]`: libFuzzer on the `fuzz/`
-//!   targets (`ops`, `interleave`), `N` seconds each (nightly, cargo-fuzz;
-//!   installed if missing).
-//! - `cargo xtask tsan`: the stress, soak and wake-up tests under
-//!   ThreadSanitizer (nightly, `-Zbuild-std`).
-//! - `cargo xtask miri-seeds [ARGS...]`: the concurrent tests under Miri
-//!   with many scheduler seeds (`-Zmiri-many-seeds`).
-//! - `cargo xtask soak --seconds N [--frames M]`: the randomised soak test (every kind of
-//!   handle joining and leaving, every frame checked) for `N` seconds.
-//! - `cargo xtask demo [ARGS...]`: run the demo (`crates/bytecast-demo`,
-//!   release mode) with `ARGS`, e.g. `--writers 8 --seconds 10`; `--help`
-//!   lists them.
-//! - `cargo xtask bench [ARGS...]`: bytecast against its peers
-//!   (`crates/bytecast-bench`, release mode); `--quick`, `--filter TEXT`,
-//!   `--selium`. A full run writes `docs/bench.md` and `docs/bench.svg`.
-//!   Not part of `test-all`.
-//! - `cargo xtask help`: list the commands.
-//!
-//! Tools the commands need (rustup components, targets, the nightly
-//! toolchain for Miri) are installed on first use if missing.
+//! The commands are declared once, as the [`Command`] and [`Step`] enums below: `clap` derives
+//! the parser and `cargo xtask help` from them (each variant's doc comment is its help line),
+//! `main` dispatches on them, and `test-all` runs every [`Step`] in declaration order.
+//! Tools the commands need (rustup components, targets, the nightly toolchain) are installed on
+//! first use if missing.
 
 #![forbid(unsafe_code)]
 
 mod bench;
-mod clippy;
+mod checks;
 mod cmd;
-mod doc;
 mod examples;
-mod fmt;
 mod fuzz;
-mod loom;
-mod miri;
-mod miri_seeds;
-mod no_std;
-mod soak;
+mod nightly;
 mod stress;
-mod test;
 mod test_all;
 mod tidy;
 mod toolchain;
-mod tsan;
 
-use std::{env, fmt::Display, process::ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::{FromArgMatches, Parser, Subcommand};
 
 use crate::cmd::Tally;
 
-/// `(usage, description)` of every command, for `help`.
-const COMMANDS: &[(&str, &str)] = &[
-    ("test-all", "run every step below in order (what CI runs)"),
-    ("fmt", "check formatting"),
-    ("clippy", "clippy, host and no_std, warnings denied"),
-    ("tidy", "source hygiene rules (cargo test -p xtask)"),
-    ("test", "all workspace tests, then doctests"),
-    ("no-std", "build bytecast for thumbv7em-none-eabihf"),
-    (
-        "miri [ARGS...]",
-        "bytecast tests under Miri; ARGS go to cargo miri test",
-    ),
-    ("loom", "bytecast loom model-checking tests"),
-    ("stress-smoke", "the stress test for 5 seconds"),
-    ("doc", "API docs, warnings denied"),
-    (
-        "examples",
-        "run every crate's examples, then the demo once (plain)",
-    ),
-    ("lint", "fmt + clippy + tidy"),
-    ("stress --seconds N", "the stress test for N seconds"),
-    (
-        "fuzz-smoke",
-        "replay fuzz corpus, crashes and random inputs (stable)",
-    ),
-    (
-        "fuzz --seconds N [--target T]",
-        "libFuzzer on the fuzz/ targets, N seconds each (nightly)",
-    ),
-    (
-        "tsan",
-        "stress, soak and wake-up tests under ThreadSanitizer",
-    ),
-    (
-        "miri-seeds [ARGS...]",
-        "concurrent tests under Miri with many scheduler seeds",
-    ),
-    (
-        "soak --seconds N [--frames M]",
-        "the randomised soak test for N seconds (or until M frames are checked)",
-    ),
-    (
-        "demo [ARGS...]",
-        "run the bytecast-demo binary (release) with ARGS; see demo --help",
-    ),
-    (
-        "bench [ARGS...]",
-        "bytecast vs peers (release); --quick, --filter TEXT, --selium",
-    ),
-    ("help", "print this help"),
-];
+/// `cargo xtask <command>`: CI and development tasks of the bytecast workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-/// A command-line mistake: reported with the help text and exit code 2.
-#[derive(Debug)]
-struct Usage(String);
+/// Every command.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every step below, in order, as CI runs it (`bash .ci/run`); carries on after a failure,
+    /// prints a summary table and closes with `N passed, M failed` (steps).
+    TestAll,
+    /// `fmt`, `clippy` and `tidy`, with a summary.
+    Lint,
+    #[command(flatten)]
+    Step(Step),
+    /// The stress test for N seconds per scenario.
+    Stress {
+        #[arg(long, value_name = "N")]
+        seconds: u64,
+    },
+    /// The randomised soak test for N seconds, or until M frames are checked.
+    Soak {
+        #[arg(long, value_name = "N")]
+        seconds: u64,
+        #[arg(long, value_name = "M")]
+        frames: Option<u64>,
+    },
+    /// libFuzzer on the `fuzz/` targets, N seconds each (nightly, cargo-fuzz).
+    Fuzz {
+        #[arg(long, value_name = "N")]
+        seconds: u64,
+        /// Only this target.
+        #[arg(long, value_name = "T", value_parser = fuzz::TARGETS)]
+        target: Option<String>,
+    },
+    /// The stress, soak, wake-up and cancellation tests under ThreadSanitizer (nightly).
+    Tsan,
+    /// The threaded tests under Miri with many scheduler seeds; ARGS go to `cargo miri test`.
+    MiriSeeds {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The demo (`crates/bytecast-demo`, release) with ARGS; `cargo xtask demo --help` lists them.
+    #[command(disable_help_flag = true)]
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// bytecast against its peers (release); a full run writes docs/bench.md and docs/bench.svg.
+    Bench(bench::Flags),
+}
 
-impl Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// The CI steps: each is a command, and `test-all` runs them all in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+enum Step {
+    /// `cargo fmt --all -- --check`.
+    Fmt,
+    /// Clippy on every target, host and `no_std` (thumbv7em-none-eabihf), warnings denied.
+    Clippy,
+    /// Source and document rules (`cargo test -p xtask`).
+    Tidy,
+    /// Every workspace test (unit, integration, examples, benches), then doctests.
+    Test,
+    /// The core's tests and the fuzz replay with positions narrowed to 2^20 bytes, so they wrap.
+    Wrap,
+    /// Build `bytecast` without default features for thumbv7em-none-eabihf.
+    NoStd,
+    /// The core's tests under Miri (nightly, strict provenance); ARGS go to `cargo miri test`.
+    Miri {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The core's loom models (`--cfg loom`, preemption bound from `LOOM_MAX_PREEMPTIONS`, 1).
+    Loom,
+    /// The stress test for 5 seconds per scenario.
+    StressSmoke,
+    /// Replay the fuzz corpus, kept crash inputs and random inputs (stable).
+    FuzzSmoke,
+    /// API docs, warnings denied.
+    Doc,
+    /// Run every crate's examples, then the demo once (plain, small workload).
+    Examples,
+    /// `cargo package --no-verify` of each published crate.
+    Package,
+}
+
+impl Step {
+    /// Every step with its command name, in declaration order: the order of `test-all`.
+    fn all() -> Vec<(String, Step)> {
+        let steps = Step::augment_subcommands(clap::Command::new("step"));
+        steps
+            .get_subcommands()
+            .map(|sub| {
+                let name = sub.get_name().to_owned();
+                let matches = steps
+                    .clone()
+                    .try_get_matches_from(["step", name.as_str()])
+                    .expect("every step runs without arguments");
+                let step = Step::from_arg_matches(&matches).expect("a step's own name parses");
+                (name, step)
+            })
+            .collect()
+    }
+
+    /// Whether `lint` runs this step: the fast, static ones.
+    fn is_lint(&self) -> bool {
+        matches!(self, Step::Fmt | Step::Clippy | Step::Tidy)
+    }
+
+    /// Runs the step, adding the counts of the tests it runs to `tally`.
+    fn run(&self, tally: &mut Tally) -> Result<()> {
+        match self {
+            Step::Fmt => checks::fmt(),
+            Step::Clippy => checks::clippy(),
+            Step::Tidy => tidy::run(tally),
+            Step::Test => checks::test(tally),
+            Step::Wrap => checks::wrap(tally),
+            Step::NoStd => checks::no_std(),
+            Step::Miri { args } => nightly::miri(tally, args),
+            Step::Loom => checks::loom(tally),
+            Step::StressSmoke => stress::smoke(tally),
+            Step::FuzzSmoke => fuzz::smoke(tally),
+            Step::Doc => checks::doc(),
+            Step::Examples => examples::run(),
+            Step::Package => checks::package(),
+        }
     }
 }
 
-impl std::error::Error for Usage {}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprintln!("{}", help());
-        return ExitCode::from(2);
-    };
-    match dispatch(command, rest) {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is::<test_all::StepsFailed>() => ExitCode::FAILURE,
-        Err(error) if error.is::<Usage>() => {
-            eprintln!("error: {error}\n\n{}", help());
-            ExitCode::from(2)
-        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -156,101 +170,116 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(command: &str, args: &[String]) -> Result<()> {
+fn dispatch(command: Command) -> Result<()> {
+    let mut tally = Tally::default();
     match command {
-        "miri" => miri::run(&mut Tally::default(), args),
-        "stress" => stress::run(&mut Tally::default(), args),
-        "fuzz" => fuzz::run(&mut Tally::default(), args),
-        "soak" => soak::run(&mut Tally::default(), args),
-        "miri-seeds" => miri_seeds::run(&mut Tally::default(), args),
-        "demo" => examples::demo(args),
-        "bench" => bench::run(args),
-        _ => {
-            let run = command_without_args(command)
-                .ok_or_else(|| Usage(format!("unknown command `{command}`")))?;
-            if !args.is_empty() {
-                return Err(Usage(format!("`{command}` takes no arguments")).into());
-            }
-            run()
+        Command::TestAll => test_all::run(&Step::all()),
+        Command::Lint => {
+            let mut steps = Step::all();
+            steps.retain(|(_, step)| step.is_lint());
+            test_all::run(&steps)
         }
+        Command::Step(step) => step.run(&mut tally),
+        Command::Stress { seconds } => stress::run(seconds, &mut tally),
+        Command::Soak { seconds, frames } => stress::soak(seconds, frames, &mut tally),
+        Command::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
+        Command::Tsan => nightly::tsan(&mut tally),
+        Command::MiriSeeds { args } => nightly::miri_seeds(&mut tally, &args),
+        Command::Demo { args } => examples::demo(&args),
+        Command::Bench(flags) => bench::run(&flags),
     }
-}
-
-/// The commands that take no arguments.
-fn command_without_args(command: &str) -> Option<fn() -> Result<()>> {
-    let run: fn() -> Result<()> = match command {
-        "test-all" => test_all::run,
-        "lint" => test_all::lint,
-        "help" | "--help" | "-h" => || {
-            println!("{}", help());
-            Ok(())
-        },
-        "fmt" => || fmt::run(&mut Tally::default()),
-        "clippy" => || clippy::run(&mut Tally::default()),
-        "tidy" => || tidy::run(&mut Tally::default()),
-        "test" => || test::run(&mut Tally::default()),
-        "no-std" => || no_std::run(&mut Tally::default()),
-        "loom" => || loom::run(&mut Tally::default()),
-        "stress-smoke" => || stress::smoke(&mut Tally::default()),
-        "fuzz-smoke" => || fuzz::smoke(&mut Tally::default()),
-        "tsan" => || tsan::run(&mut Tally::default()),
-        "doc" => || doc::run(&mut Tally::default()),
-        "examples" => || examples::run(&mut Tally::default()),
-        _ => return None,
-    };
-    Some(run)
-}
-
-fn help() -> String {
-    let width = COMMANDS
-        .iter()
-        .map(|(usage, _)| usage.len())
-        .max()
-        .unwrap_or(0);
-    let commands = COMMANDS
-        .iter()
-        .map(|(usage, description)| format!("    {usage:<width$}  {description}"));
-    std::iter::once("Usage: cargo xtask <command>\n\nCommands:".to_owned())
-        .chain(commands)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{command_without_args, COMMANDS};
+    use clap::CommandFactory;
 
-    /// The module docs above must list every command of `help`.
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cargo xtask").chain(words.iter().copied()))
+            .map(|cli| cli.command)
+    }
+
     #[test]
-    fn every_listed_command_is_known() {
-        for (usage, _) in COMMANDS {
-            let name = usage.split_whitespace().next().unwrap();
-            let takes_args = [
+    fn the_cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn test_all_runs_the_steps_in_order() {
+        let names: Vec<String> = Step::all().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            [
+                "fmt",
+                "clippy",
+                "tidy",
+                "test",
+                "wrap",
+                "no-std",
                 "miri",
-                "stress",
-                "demo",
-                "fuzz",
-                "soak",
-                "miri-seeds",
-                "bench",
+                "loom",
+                "stress-smoke",
+                "fuzz-smoke",
+                "doc",
+                "examples",
+                "package"
             ]
-            .contains(&name);
-            assert!(takes_args || command_without_args(name).is_some(), "{name}");
+        );
+        assert_eq!(Step::all()[6].1, Step::Miri { args: Vec::new() });
+        let lint: Vec<String> = Step::all()
+            .into_iter()
+            .filter(|(_, step)| step.is_lint())
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(lint, ["fmt", "clippy", "tidy"]);
+    }
+
+    #[test]
+    fn commands_keep_their_names_and_flags() {
+        assert!(matches!(parse(&["test-all"]), Ok(Command::TestAll)));
+        assert!(matches!(parse(&["no-std"]), Ok(Command::Step(Step::NoStd))));
+        assert!(matches!(
+            parse(&["stress", "--seconds", "30"]),
+            Ok(Command::Stress { seconds: 30 })
+        ));
+        assert!(matches!(
+            parse(&["soak", "--seconds", "600", "--frames", "100000000"]),
+            Ok(Command::Soak {
+                seconds: 600,
+                frames: Some(100_000_000)
+            })
+        ));
+        assert!(matches!(
+            parse(&["fuzz", "--target", "ops", "--seconds", "5"]),
+            Ok(Command::Fuzz { seconds: 5, target: Some(t) }) if t == "ops"
+        ));
+        match parse(&["miri", "--", "f16_"]) {
+            Ok(Command::Step(Step::Miri { args })) => assert_eq!(args, ["f16_"]),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["demo", "--writers", "8", "--help"]) {
+            Ok(Command::Demo { args }) => assert_eq!(args, ["--writers", "8", "--help"]),
+            other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn doc_comment_lists_every_command() {
-        let docs: String = include_str!("main.rs")
-            .lines()
-            .take_while(|line| line.starts_with("//!"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for (usage, _) in COMMANDS {
-            assert!(
-                docs.contains(&format!("`cargo xtask {usage}`")),
-                "the doc comment of main.rs does not list `cargo xtask {usage}`"
-            );
+    fn bad_arguments_are_usage_errors() {
+        for bad in [
+            &["nope"][..],
+            &["fmt", "extra"],
+            &["stress"],
+            &["stress", "--seconds", "x"],
+            &["soak", "--frames", "1"],
+            &["fuzz", "--seconds", "1", "--target", "nope"],
+            &["fuzz", "--target", "ops"],
+            &["bench", "--filter"],
+            &["bench", "--fast"],
+        ] {
+            let error = parse(bad).expect_err(&format!("{bad:?}"));
+            assert_eq!(error.exit_code(), 2, "{bad:?}");
         }
     }
 }

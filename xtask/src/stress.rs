@@ -1,26 +1,26 @@
-//! `cargo xtask stress --seconds N` and `cargo xtask stress-smoke`: run
-//! `bytecast`'s `stress` integration test, in release mode, for a given time.
+//! `stress --seconds N`, `stress-smoke` (a CI step) and `soak --seconds N [--frames M]`:
+//! `bytecast`'s randomised concurrent tests, in release mode, for a given time.
+//!
+//! `stress` (`tests/stress.rs`) runs fixed scenarios of real threads on the real atomics;
+//! `soak` (`tests/soak.rs`) mixes everything at random (writers and readers of both kinds
+//! joining and leaving, `Park` and `Drop` channels, aborted grants, terminate and drain),
+//! checks every frame, and prints frames checked per second and the totals (every minute and
+//! at the end).
 
 use anyhow::Result;
 
-use crate::{
-    cmd::{self, cargo, Tally},
-    Usage,
-};
+use crate::cmd::{self, cargo, Tally};
 
-/// How long the `stress-smoke` step of `test-all` runs.
+/// How long each scenario of the `stress-smoke` step runs.
 const SMOKE_SECONDS: u64 = 5;
 
+/// `stress-smoke`: the stress test for [`SMOKE_SECONDS`] per scenario.
 pub(crate) fn smoke(tally: &mut Tally) -> Result<()> {
-    run_for(SMOKE_SECONDS, tally)
+    run(SMOKE_SECONDS, tally)
 }
 
 /// `stress --seconds N`.
-pub(crate) fn run(tally: &mut Tally, args: &[String]) -> Result<()> {
-    run_for(parse_seconds(args)?, tally)
-}
-
-fn run_for(seconds: u64, tally: &mut Tally) -> Result<()> {
+pub(crate) fn run(seconds: u64, tally: &mut Tally) -> Result<()> {
     cmd::run_tests(
         cargo()
             .args(["test", "-p", "bytecast", "--release", "--test", "stress"])
@@ -29,41 +29,16 @@ fn run_for(seconds: u64, tally: &mut Tally) -> Result<()> {
     )
 }
 
-fn parse_seconds(args: &[String]) -> Result<u64> {
-    let [flag, value] = args else {
-        return Err(Usage("stress takes exactly `--seconds N`".into()).into());
-    };
-    if flag != "--seconds" {
-        return Err(Usage(format!("stress: unexpected argument `{flag}`")).into());
+/// `soak --seconds N [--frames M]`: for `N` seconds, or until `M` frames have been checked if
+/// that comes first.
+pub(crate) fn soak(seconds: u64, frames: Option<u64>, tally: &mut Tally) -> Result<()> {
+    let mut command = cargo();
+    command
+        .args(["test", "-p", "bytecast", "--release", "--test", "soak"])
+        .args(["--", "--nocapture"])
+        .env("BYTECAST_SOAK_SECONDS", seconds.to_string());
+    if let Some(frames) = frames {
+        command.env("BYTECAST_SOAK_FRAMES", frames.to_string());
     }
-    let seconds = value
-        .parse()
-        .map_err(|_| Usage(format!("stress: `{value}` is not a number of seconds")))?;
-    Ok(seconds)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_seconds;
-
-    fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|&word| word.to_owned()).collect()
-    }
-
-    #[test]
-    fn parses_seconds() {
-        assert_eq!(parse_seconds(&args(&["--seconds", "30"])).unwrap(), 30);
-    }
-
-    #[test]
-    fn rejects_bad_arguments() {
-        for bad in [
-            &[][..],
-            &["--seconds"],
-            &["--secs", "3"],
-            &["--seconds", "x"],
-        ] {
-            assert!(parse_seconds(&args(bad)).is_err(), "{bad:?}");
-        }
-    }
+    cmd::run_tests(&mut command, tally)
 }

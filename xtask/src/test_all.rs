@@ -1,4 +1,4 @@
-//! `cargo xtask test-all` (what CI runs) and `cargo xtask lint`.
+//! `cargo xtask test-all` (what CI runs) and `cargo xtask lint`: steps run in order.
 //!
 //! `test-all` runs every step, carrying on after failures, then prints a
 //! table of each step's wall time, result and test counts, and closes with
@@ -11,55 +11,23 @@ use std::{
 
 use anyhow::Result;
 
-use crate::{clippy, cmd::Tally, doc, examples, fuzz, loom, miri, no_std, stress, test, tidy};
-
-type StepFn = fn(&mut Tally) -> Result<()>;
-
-/// Every CI step, in the order `test-all` runs them.
-const STEPS: &[(&str, StepFn)] = &[
-    ("fmt", crate::fmt::run),
-    ("clippy", clippy::run),
-    ("tidy", tidy::run),
-    ("test", test::run),
-    ("no-std", no_std::run),
-    ("miri", |tally| miri::run(tally, &[])),
-    ("loom", loom::run),
-    ("stress-smoke", stress::smoke),
-    ("fuzz-smoke", fuzz::smoke),
-    ("doc", doc::run),
-    ("examples", examples::run),
-];
-
-/// The steps `lint` runs: the fast, static ones.
-const LINT_STEPS: &[&str] = &["fmt", "clippy", "tidy"];
+use crate::{cmd::Tally, Step};
 
 struct Outcome {
-    step: &'static str,
+    step: String,
     elapsed: Duration,
     ok: bool,
     tests: Tally,
 }
 
-pub(crate) fn run() -> Result<()> {
-    run_steps(STEPS)
-}
-
-pub(crate) fn lint() -> Result<()> {
-    let steps: Vec<_> = STEPS
-        .iter()
-        .copied()
-        .filter(|(name, _)| LINT_STEPS.contains(name))
-        .collect();
-    run_steps(&steps)
-}
-
-fn run_steps(steps: &[(&'static str, StepFn)]) -> Result<()> {
+/// Runs `steps` in order, carrying on after failures, then prints the summary.
+pub(crate) fn run(steps: &[(String, Step)]) -> Result<()> {
     let outcomes: Vec<Outcome> = steps
         .iter()
         .enumerate()
-        .map(|(index, &(step, run))| {
-            println!("\n==> [{}/{}] {step}", index + 1, steps.len());
-            run_step(step, run)
+        .map(|(index, (name, step))| {
+            println!("\n==> [{}/{}] {name}", index + 1, steps.len());
+            run_step(name, step)
         })
         .collect();
     print_summary(&outcomes);
@@ -83,16 +51,16 @@ impl Display for StepsFailed {
 
 impl std::error::Error for StepsFailed {}
 
-fn run_step(step: &'static str, run: StepFn) -> Outcome {
+fn run_step(name: &str, step: &Step) -> Outcome {
     let mut tests = Tally::default();
     let start = Instant::now();
-    let result = run(&mut tests);
+    let result = step.run(&mut tests);
     let elapsed = start.elapsed();
     if let Err(error) = &result {
-        eprintln!("==> step `{step}` FAILED: {error:#}");
+        eprintln!("==> step `{name}` FAILED: {error:#}");
     }
     Outcome {
-        step,
+        step: name.to_owned(),
         elapsed,
         ok: result.is_ok(),
         tests,
@@ -140,16 +108,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lint_steps_exist() {
-        for name in LINT_STEPS {
-            assert!(STEPS.iter().any(|(step, _)| step == name), "{name}");
-        }
-    }
-
-    #[test]
     fn summary_ends_with_step_counts() {
-        let outcome = |step, ok, tests| Outcome {
-            step,
+        let outcome = |step: &str, ok, tests| Outcome {
+            step: step.to_owned(),
             elapsed: Duration::from_millis(1500),
             ok,
             tests,

@@ -1,23 +1,41 @@
-//! `cargo xtask tidy`: source hygiene rules, enforced as this crate's tests.
+//! `cargo xtask tidy`: source and document hygiene rules, enforced as this crate's tests.
 //!
 //! The rules are `#[cfg(test)]` code, so `cargo test --workspace` enforces
-//! them too; the `tidy` command just runs `cargo test -p xtask`. They read
-//! the Rust sources under `crates/` (and `xtask/` for placeholders), skipping
-//! `target` directories and lines that are comments, and check that:
+//! them too; the `tidy` command just runs `cargo test -p xtask`. The source
+//! rules read the Rust sources under `crates/` (and `xtask/` for placeholders),
+//! skipping `target` directories and lines that are comments, and check that:
 //!
 //! 1. `unsafe` blocks, functions and impls appear only in allowlisted files;
 //! 2. every `unsafe {` has a `// SAFETY:` comment just above it;
 //! 3. there is no `todo!`, `unimplemented!` or ignored test;
 //! 4. every atomic `Ordering` other than `SeqCst` passed in `bytecast`'s
 //!    sources is justified by an `// ORDERING:` comment on or above its line.
+//!
+//! The document rules (`tidy/docs.rs`) check that:
+//!
+//! 5. no text file of the repository but `CHANGELOG.md` mentions development
+//!    history: numbered stops or working periods of past work, issue numbers,
+//!    dates and times of day, short commit hashes;
+//! 6. every relative link of `README.md`, `docs/*.md` and the crate READMEs
+//!    names an existing file, and an existing heading where it has an anchor;
+//! 7. `README.md`'s layout table names every crate directory under `crates/` and
+//!    every top-level folder, and its documents table names every entry of `docs/`;
+//! 8. the READMEs of published crates have no relative links (crates.io shows
+//!    them away from the repository).
+//!
+//! Every failure lists each offending `file:line`.
 
 use anyhow::Result;
 
 use crate::cmd::{self, cargo, Tally};
 
+/// `tidy`: this crate's tests, the rules among them.
 pub(crate) fn run(tally: &mut Tally) -> Result<()> {
     cmd::run_tests(cargo().args(["test", "-p", "xtask"]), tally)
 }
+
+#[cfg(test)]
+mod docs;
 
 /// The checks, as pure functions from a file's text to offending line numbers.
 #[cfg(test)]
@@ -312,8 +330,8 @@ mod tests {
         path::{Path, PathBuf},
     };
 
-    use super::rules;
-    use crate::cmd::project_root;
+    use super::{docs, rules};
+    use crate::{checks::PUBLISHED, cmd::project_root};
 
     /// The only files allowed to contain `unsafe` code.
     const UNSAFE_ALLOWLIST: &[&str] =
@@ -333,14 +351,36 @@ mod tests {
         collect_rs_files(&root.join(dir), &mut paths);
         assert!(!paths.is_empty(), "no .rs files under {dir}/");
         paths.sort();
+        read_all(&root, paths)
+    }
+
+    /// The text of each of `paths`, with its path relative to `root`.
+    fn read_all(root: &Path, paths: Vec<PathBuf>) -> Vec<Source> {
         paths
             .into_iter()
             .map(|path| Source {
                 text: fs::read_to_string(&path)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-                path: relative(&root, &path),
+                path: relative(root, &path),
             })
             .collect()
+    }
+
+    /// The entries of `dir`, sorted.
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("readable directory entry").path())
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn file_name(path: &Path) -> String {
+        path.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
     }
 
     fn collect_rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -423,6 +463,228 @@ mod tests {
             &sources("crates/bytecast/src"),
             rules::unjustified_orderings,
             "atomic ordering without an `// ORDERING:` comment on the line or the 4 lines above",
+        );
+    }
+
+    /// Files exempt from the history rule: where history belongs, and generated lock files.
+    const HISTORY_EXEMPT: &[&str] = &["CHANGELOG.md", "Cargo.lock", "fuzz/Cargo.lock"];
+    /// Folders of data, not text, that the history rule skips: fuzz inputs.
+    const DATA_DIRS: &[&str] = &["fuzz/corpus", "fuzz/regressions", "fuzz/artifacts"];
+    /// Extensions of the text files the history rule reads (plus extensionless scripts in `.ci/`).
+    const TEXT_EXTENSIONS: &[&str] = &["rs", "md", "toml", "sh", "svg", "txt", "yml", "yaml"];
+
+    /// Every file under `dir` (an absolute path), skipping `.git`, `target` and `DATA_DIRS`.
+    fn all_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("readable directory entry").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if path.is_dir() {
+                let skipped = name == ".git"
+                    || name.starts_with("target")
+                    || DATA_DIRS.contains(&relative(root, &path).as_str());
+                if !skipped {
+                    all_files(root, &path, out);
+                }
+            } else {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The repository's text files that the history rule reads, relative to the root.
+    fn text_files() -> Vec<Source> {
+        let root = project_root();
+        let mut paths = Vec::new();
+        all_files(&root, &root, &mut paths);
+        paths.sort();
+        paths
+            .into_iter()
+            .filter_map(|path| {
+                let rel = relative(&root, &path);
+                let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
+                let text = match ext.as_deref() {
+                    Some(ext) => TEXT_EXTENSIONS.contains(&ext),
+                    None => rel.starts_with(".ci/") || !rel.contains('/'),
+                };
+                if !text || HISTORY_EXEMPT.contains(&rel.as_str()) {
+                    return None;
+                }
+                let text = fs::read_to_string(&path).ok()?;
+                Some(Source { path: rel, text })
+            })
+            .collect()
+    }
+
+    /// `README.md`, `docs/*.md` and every crate's `README.md`.
+    fn markdown_documents() -> Vec<Source> {
+        let root = project_root();
+        let mut paths = vec![root.join("README.md")];
+        paths.extend(
+            entries(&root.join("docs"))
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "md")),
+        );
+        for krate in crate_dirs() {
+            let readme = root.join("crates").join(&krate).join("README.md");
+            if readme.exists() {
+                paths.push(readme);
+            }
+        }
+        read_all(&root, paths)
+    }
+
+    /// The names of the directories under `crates/`, sorted.
+    fn crate_dirs() -> Vec<String> {
+        entries(&project_root().join("crates"))
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .map(|p| file_name(&p))
+            .collect()
+    }
+
+    /// Fails listing every `(path, line, problem)`, one per line.
+    fn report(findings: Vec<String>, problem: &str) {
+        assert!(
+            findings.is_empty(),
+            "{problem} ({} found):\n  {}",
+            findings.len(),
+            findings.join("\n  ")
+        );
+    }
+
+    #[test]
+    fn no_history_outside_the_changelog() {
+        let findings: Vec<String> = text_files()
+            .iter()
+            .flat_map(|source| {
+                let lines: Vec<&str> = source.text.lines().collect();
+                docs::history_mentions(&source.text)
+                    .into_iter()
+                    .map(move |finding| {
+                        let text: String =
+                            lines[finding.line - 1].trim().chars().take(100).collect();
+                        format!("{}:{}: {}: {text}", source.path, finding.line, finding.what)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        report(
+            findings,
+            "development history outside CHANGELOG.md (say what is true now; history goes to \
+             CHANGELOG.md, references to a heading or a test name)",
+        );
+    }
+
+    #[test]
+    fn relative_links_resolve() {
+        let root = project_root();
+        let mut findings = Vec::new();
+        for source in markdown_documents() {
+            let dir = Path::new(&source.path).parent().unwrap_or(Path::new(""));
+            for link in docs::links(&source.text) {
+                if docs::is_external(&link.target) {
+                    continue;
+                }
+                let (file, anchor) = match link.target.split_once('#') {
+                    Some((file, anchor)) => (file, Some(anchor)),
+                    None => (link.target.as_str(), None),
+                };
+                let target = if file.is_empty() {
+                    root.join(&source.path)
+                } else {
+                    root.join(dir).join(file)
+                };
+                let at = format!("{}:{}: `{}`", source.path, link.line, link.target);
+                if !target.exists() {
+                    findings.push(format!("{at}: no such file"));
+                    continue;
+                }
+                let Some(anchor) = anchor else { continue };
+                if target.extension().is_some_and(|e| e == "md") {
+                    let text = fs::read_to_string(&target).unwrap_or_default();
+                    if !docs::anchors(&text).iter().any(|a| a == anchor) {
+                        findings.push(format!("{at}: no heading with that anchor"));
+                    }
+                }
+            }
+        }
+        report(findings, "relative links that do not resolve");
+    }
+
+    #[test]
+    fn readme_layout_names_every_crate_and_folder() {
+        let root = project_root();
+        let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
+        let layout = docs::section(&readme, "Layout").expect("README.md has a `## Layout` section");
+        let mut missing = Vec::new();
+        for krate in crate_dirs() {
+            if !layout.contains(&format!("`crates/{krate}/")) {
+                missing.push(format!("README.md: crates/{krate}/"));
+            }
+        }
+        let folders: Vec<String> = entries(&root)
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .map(|p| file_name(&p))
+            .filter(|name| !name.starts_with('.') && !name.starts_with("target"))
+            .collect();
+        for folder in folders {
+            if !layout.contains(&format!("`{folder}/")) {
+                missing.push(format!("README.md: {folder}/"));
+            }
+        }
+        report(
+            missing,
+            "folders the layout table of README.md does not name",
+        );
+    }
+
+    #[test]
+    fn readme_documents_name_every_doc() {
+        let root = project_root();
+        let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
+        let documents =
+            docs::section(&readme, "Documents").expect("README.md has a `## Documents` section");
+        let docs: Vec<String> = entries(&root.join("docs"))
+            .into_iter()
+            .map(|p| {
+                if p.is_dir() {
+                    format!("docs/{}/", file_name(&p))
+                } else {
+                    format!("docs/{}", file_name(&p))
+                }
+            })
+            .collect();
+        let missing: Vec<String> = docs
+            .into_iter()
+            .filter(|entry| !documents.contains(entry.as_str()))
+            .map(|entry| format!("README.md: {entry}"))
+            .collect();
+        report(
+            missing,
+            "entries of docs/ the documents table of README.md does not name",
+        );
+    }
+
+    #[test]
+    fn published_readmes_have_no_relative_links() {
+        let root = project_root();
+        let mut findings = Vec::new();
+        for krate in PUBLISHED {
+            let path = format!("crates/{krate}/README.md");
+            let text = fs::read_to_string(root.join(&path))
+                .unwrap_or_else(|e| panic!("{path}: {e} (each published crate has a README)"));
+            for link in docs::links(&text) {
+                if !docs::is_external(&link.target) && !link.target.starts_with('#') {
+                    findings.push(format!("{path}:{}: `{}`", link.line, link.target));
+                }
+            }
+        }
+        report(
+            findings,
+            "relative links in a published crate's README (they break on crates.io; use \
+             absolute links)",
         );
     }
 }
