@@ -1,0 +1,120 @@
+//! A strong reader that has read everything published holds nothing back (SEMANTICS, "Safe
+//! code cannot break the channel").
+//!
+//! Once a strong reader has read every published frame, even if it stopped right after the last
+//! one without polling again, a frame of `max_frame_len()` bytes is accepted whole at once: under
+//! `Backpressure::Drop` it is not refused, under `Backpressure::Park` it does not wait. This
+//! holds at every ring offset and capacity, and a reader that waits on the writer of that frame
+//! therefore never deadlocks with it.
+
+#[path = "support/edges.rs"]
+mod edges;
+#[path = "support/harness.rs"]
+mod harness;
+
+use bytecast::{Backpressure, Channel};
+use edges::{advance, reachable, read_some, tagged, Rng};
+use harness::guarded;
+
+/// Capacities checked, and rounds (ring offsets) per capacity.
+const CAPACITIES: [usize; 4] = [64, 256, 4096, 65536];
+const ROUNDS: usize = if cfg!(miri) { 4 } else { 100 };
+
+fn caught_up_reader_admits_a_full_frame(bp: Backpressure, cap: usize) {
+    let mut rng = Rng::new(cap as u64 + bp as u64);
+    for round in 0..ROUNDS {
+        // Where the reader has released everything: first just before the middle and the end
+        // of the ring (where the frames it then reads straddle them), then anywhere.
+        let released = match round {
+            0 => cap / 2 - 8,
+            1 => cap / 2 - 16,
+            2 => cap - 16,
+            3 => 0,
+            _ => rng.below(cap / 8) * 8,
+        };
+        let chan = Channel::with_parameters(cap, bp);
+        let max = chan.max_frame_len();
+        let mut w = chan.new_strong_writer();
+        let mut r = chan.new_strong_reader();
+        advance(&mut w, &mut r, reachable(released, cap), (cap / 4).max(16));
+        // Frames of assorted small sizes, each read right after it is written: the reader
+        // stops right after the last one, without polling again.
+        for k in 0..1 + rng.below(3) {
+            let len = 1 + rng.below((cap / 8).min(200));
+            let f = tagged(k as u8, round as u32, len);
+            assert_eq!(w.try_write(&f), Ok(Some(len)), "{bp:?} {cap}: small frame");
+            let got = read_some(&mut r, 1, cap);
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].1, f);
+        }
+        let big = tagged(0xB1, round as u32, max);
+        let accepted = w.try_write(&big);
+        assert_eq!(
+            accepted,
+            Ok(Some(max)),
+            "{bp:?}, capacity {cap}, round {round} (released at {released}): a frame of \
+             max_frame_len() = {max} bytes behind a reader that read everything ({:?})",
+            chan.stats()
+        );
+        let got = read_some(&mut r, 1, cap);
+        assert_eq!(
+            got.len(),
+            1,
+            "{bp:?} {cap} round {round}: the big frame is readable"
+        );
+        assert!(got[0].1 == big, "{bp:?} {cap} round {round}: read whole");
+    }
+}
+
+/// Under `Drop`, a full-size frame behind a caught-up reader is never refused.
+#[test]
+#[ignore = "fixed by the core change in progress"]
+fn caught_up_reader_never_makes_drop_refuse_a_full_size_frame() {
+    for cap in CAPACITIES {
+        caught_up_reader_admits_a_full_frame(Backpressure::Drop, cap);
+    }
+}
+
+/// Under `Park`, a full-size frame behind a caught-up reader never waits.
+#[test]
+#[ignore = "fixed by the core change in progress"]
+fn caught_up_reader_never_makes_park_wait_for_a_full_size_frame() {
+    for cap in CAPACITIES {
+        caught_up_reader_admits_a_full_frame(Backpressure::Park, cap);
+    }
+}
+
+/// The deadlock shape under `Park`: a reader task reads one frame, then waits for a signal the
+/// writer task sends only after writing a `max_frame_len()` frame. On one thread, with the ring
+/// positioned so that the one frame read straddles the middle of the ring, both complete.
+#[test]
+#[ignore = "fixed by the core change in progress"]
+fn reader_waiting_on_the_writer_of_a_full_size_frame_does_not_deadlock() {
+    guarded("reader waits on the writer", || {
+        for cap in [256, 4096] {
+            let chan = Channel::with_parameters(cap, Backpressure::Park);
+            let max = chan.max_frame_len();
+            let mut w = chan.new_strong_writer();
+            let mut r = chan.new_strong_reader();
+            // The reader releases everything up to just before the middle of the ring...
+            advance(&mut w, &mut r, cap / 2 - 8, 64);
+            // ...then reads one frame across it and stops right after it.
+            let first = tagged(1, 0, 16);
+            assert_eq!(w.try_write(&first), Ok(Some(16)));
+            let big = tagged(2, 0, max);
+            let (tx, rx) = futures::channel::oneshot::channel::<()>();
+            let reader = async {
+                let (_, f) = r.read_frame(cap).await.expect("first frame");
+                assert_eq!(f, first);
+                rx.await.expect("the writer signals");
+                let (_, f) = r.read_frame(cap).await.expect("big frame");
+                assert!(f == big, "the big frame whole");
+            };
+            let writer = async {
+                assert_eq!(w.write(&big).await, Ok(max));
+                tx.send(()).unwrap();
+            };
+            futures::executor::block_on(futures::future::join(reader, writer));
+        }
+    });
+}
