@@ -289,8 +289,8 @@ impl Channel {
             strong_readers,
             weak_readers,
             dropped_frames: dropped as u64,
-            frames_published: published.frames as u64,
-            bytes_published: published.payload as u64,
+            frames_published: published.frames,
+            bytes_published: published.payload,
         }
     }
 

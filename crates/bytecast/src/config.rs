@@ -17,9 +17,18 @@ pub enum Backpressure {
 /// Smallest ring size: requests below it are rounded up to it.
 pub const MIN_CAPACITY: usize = 64;
 
-/// Largest ring size (frame lengths are stored in 32 bits; on 32-bit targets positions must stay
-/// far from the wrap distance).
-pub const MAX_CAPACITY: usize = if usize::BITS >= 64 { 1 << 31 } else { 1 << 29 };
+/// Largest ring size: 2^31 bytes on 64-bit targets (frame lengths are stored in 32 bits), 2^28
+/// on 32-bit ones. Positions wrap every 2^32 bytes there, and a ring must stay below a sixteenth
+/// of that, so that an active reader is never mistaken for a lapped one (`docs/design.md`, "Log
+/// positions").
+pub const MAX_CAPACITY: usize = {
+    let by_positions = 1 << (crate::frame::POS_BITS - 4);
+    if by_positions < 1 << 31 {
+        by_positions
+    } else {
+        1 << 31
+    }
+};
 
 /// Default limit on live writer slots.
 pub(crate) const DEFAULT_MAX_WRITERS: usize = 64;

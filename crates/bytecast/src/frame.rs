@@ -152,11 +152,47 @@ impl Placement {
     }
 }
 
-/// `a < b` for log positions, robust to wrap-around of the position counter (positions are
-/// compared by their distance, which is always far below `usize::MAX / 2`).
+/// Bits of a log position: `usize::BITS`, or 22 when the crate is built with
+/// `--cfg bytecast_narrow_positions` (`cargo xtask wrap`), so that every wrap of the position
+/// space happens after 4 MiB of traffic and the tests reach each wrap path in seconds.
+pub(crate) const POS_BITS: u32 = if cfg!(bytecast_narrow_positions) {
+    22
+} else {
+    usize::BITS
+};
+
+/// Positions live in `[0, 2^POS_BITS)`: every sum and difference of positions is masked.
+pub(crate) const POS_MASK: usize = usize::MAX >> (usize::BITS - POS_BITS);
+
+/// Half the position space: [`pos_lt`] is exact for positions less than this far apart.
+const POS_HALF: usize = 1 << (POS_BITS - 1);
+
+/// A quarter of the position space: a weak reader whose published position is this far behind
+/// `reserve` is lapped for certain and is told so by the next gate refresh
+/// (`Shared::gate_limit_locked`), before distances to it stop being exact.
+pub(crate) const POS_FAR: usize = 1 << (POS_BITS - 2);
+
+/// The position `n` bytes after `p`.
+#[inline]
+pub(crate) fn pos_add(p: usize, n: usize) -> usize {
+    p.wrapping_add(n) & POS_MASK
+}
+
+/// The distance from `b` forward to `a` (`a - b`), in `[0, 2^POS_BITS)`.
+#[inline]
+pub(crate) fn pos_sub(a: usize, b: usize) -> usize {
+    a.wrapping_sub(b) & POS_MASK
+}
+
+/// `a < b` for log positions, robust to wrap-around of the position counter: exact while the
+/// two are less than half the position space apart. Every pair the protocol compares is within
+/// a few rings of each other (`reserve`, `published`, the gate, strong readers, history marks),
+/// except an idle weak reader's position, which the gate refresh flags before it drifts that far
+/// (`POS_FAR`).
 #[inline]
 pub(crate) fn pos_lt(a: usize, b: usize) -> bool {
-    (b.wrapping_sub(a) as isize) > 0
+    let d = pos_sub(b, a);
+    d != 0 && d < POS_HALF
 }
 
 #[cfg(test)]
@@ -264,7 +300,13 @@ mod tests {
     fn position_order_survives_wrap() {
         assert!(pos_lt(1, 2));
         assert!(!pos_lt(2, 2));
-        assert!(pos_lt(usize::MAX - 7, 8));
-        assert!(!pos_lt(8, usize::MAX - 7));
+        assert!(pos_lt(POS_MASK - 7, 8));
+        assert!(!pos_lt(8, POS_MASK - 7));
+        assert_eq!(pos_add(POS_MASK - 7, 16), 8);
+        assert_eq!(pos_sub(8, POS_MASK - 7), 16);
+        // Exact up to half the space, then the order flips: why idle weak readers are flagged
+        // at a quarter.
+        assert!(pos_lt(0, POS_HALF - 8));
+        assert!(!pos_lt(0, POS_HALF + 8));
     }
 }

@@ -6,7 +6,7 @@
 //! may stop inside a frame; a frame read then returns the rest of that frame).
 
 use crate::error::ChannelError;
-use crate::frame::{pos_lt, Header, Kind, HEADER};
+use crate::frame::{pos_add, pos_lt, pos_sub, Header, Kind, HEADER};
 use crate::shared::{Mark, Shared};
 use crate::sync::{spin_hint, Arc};
 use alloc::vec;
@@ -108,6 +108,14 @@ impl ReaderCore {
             if self.terminated || self.shared.is_terminated() {
                 return Err(ChannelError::Terminated);
             }
+            // A weak reader idle across a quarter of the position space or more: its position
+            // no longer compares with the channel's, and it is lapped for certain.
+            if !self.strong && self.shared.flagged_far(self.slot) {
+                match self.lapped() {
+                    Some(loss) => return Err(loss),
+                    None => continue,
+                }
+            }
             // `published` is shared and hot: reload it only once the reader has reached the
             // end it last saw.
             if !pos_lt(self.mark.pos, self.known_end) {
@@ -152,10 +160,10 @@ impl ReaderCore {
     /// Moves past the current record (`data_len`: payload of a data frame, counted).
     #[inline]
     fn advance(&mut self, footprint: usize, data_len: Option<usize>) {
-        self.mark.pos = self.mark.pos.wrapping_add(footprint);
+        self.mark.pos = pos_add(self.mark.pos, footprint);
         if let Some(len) = data_len {
             self.mark.frames = self.mark.frames.wrapping_add(1);
-            self.mark.payload = self.mark.payload.wrapping_add(len);
+            self.mark.payload = self.mark.payload.wrapping_add(len as u64);
         }
         self.offset = 0;
         // Release in batches: once a sixteenth of the ring has been read, when the reader has
@@ -187,27 +195,28 @@ impl ReaderCore {
     }
 
     /// A weak reader was lapped: jump to the oldest intact frame boundary with known counts
-    /// and report the loss.
+    /// and report the loss (exact: both marks carry `u64` counts).
     /// `None` if nothing readable was lost (only padding or aborted records were passed).
     fn lapped(&mut self) -> Option<ChannelError> {
-        let gate = self.shared.resume_mark(self.mark.pos);
-        let frames = gate.frames.wrapping_sub(self.mark.frames);
-        let bytes = gate
+        let resume = self.shared.resume_mark();
+        let frames = resume.frames.wrapping_sub(self.mark.frames);
+        let bytes = resume
             .payload
             .wrapping_sub(self.mark.payload)
-            .wrapping_sub(self.offset);
-        self.mark = gate;
+            .wrapping_sub(self.offset as u64);
+        self.mark = resume;
         self.offset = 0;
         // The resume mark is at or below `published`: re-read the end from there.
         self.known_end = self.shared.published.pos();
-        self.lost_bytes += bytes as u64;
-        self.lost_frames += frames as u64;
+        self.lost_bytes += bytes;
+        self.lost_frames += frames;
         self.release();
         if frames == 0 {
             return None;
         }
-        self.shared.note_loss(self.slot, bytes, frames);
-        Some(ChannelError::ReaderBehind(bytes as u64))
+        self.shared
+            .note_loss(self.slot, self.lost_bytes, self.lost_frames);
+        Some(ChannelError::ReaderBehind(bytes))
     }
 
     /// Copies `dst.len()` bytes of the current frame from `self.offset`; for a weak reader,
@@ -365,7 +374,12 @@ impl ReaderCore {
     }
 
     fn lag(&self) -> u64 {
-        self.shared.published.pos().wrapping_sub(self.mark.pos) as u64
+        let published = self.shared.published.pos();
+        if pos_lt(self.mark.pos, published) {
+            pos_sub(published, self.mark.pos) as u64
+        } else {
+            0
+        }
     }
 
     fn terminate(&mut self) {

@@ -23,7 +23,7 @@
 
 use crate::config::{max_frame_len, Backpressure};
 use crate::error::ChannelError;
-use crate::frame::{pos_lt, Header, Kind, Placement};
+use crate::frame::{pos_add, pos_lt, pos_sub, Header, Kind, Placement, POS_FAR};
 use crate::ring::{Ring, WordWriter};
 use crate::sync::{
     fence, spin_hint, wake_each, AtomicBool, AtomicUsize, CachePadded, SpinMutex, WakerCell,
@@ -53,11 +53,52 @@ const SLOT_STRONG: usize = 1;
 const SLOT_WEAK: usize = 2;
 
 /// A log position with the cumulative number of data frames and payload bytes before it.
+///
+/// The counts are `u64` on every target (two atomic words each on 32-bit ones, see [`Count`]),
+/// so a loss computed from two marks is exact however much was lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Mark {
     pub(crate) pos: usize,
-    pub(crate) frames: usize,
-    pub(crate) payload: usize,
+    pub(crate) frames: u64,
+    pub(crate) payload: u64,
+}
+
+/// A `u64` count in pointer-width atomics: one word on 64-bit targets, two on 32-bit ones. Only
+/// one thread writes a given count (the [`MarkCell`] writer, or a reader for its own loss
+/// counters), and marks are read under the seqlock, so the halves are consistent there; a
+/// statistic read without it may tear on 32-bit targets while it is being written.
+#[derive(Debug, Default)]
+pub(crate) struct Count {
+    lo: AtomicUsize,
+    #[cfg(not(target_pointer_width = "64"))]
+    hi: AtomicUsize,
+}
+
+impl Count {
+    fn new(v: u64) -> Self {
+        let c = Self::default();
+        c.set(v);
+        c
+    }
+
+    #[inline]
+    fn get(&self) -> u64 {
+        // ORDERING: Relaxed; ordered by the caller (seqlock fences, or one writer).
+        let lo = self.lo.load(Relaxed) as u64;
+        #[cfg(not(target_pointer_width = "64"))]
+        // ORDERING: Relaxed; as above.
+        let lo = lo | (self.hi.load(Relaxed) as u64) << 32;
+        lo
+    }
+
+    #[inline]
+    fn set(&self, v: u64) {
+        // ORDERING: Relaxed; ordered by the caller (seqlock fences, or one writer).
+        self.lo.store(v as usize, Relaxed);
+        #[cfg(not(target_pointer_width = "64"))]
+        // ORDERING: Relaxed; as above.
+        self.hi.store((v >> 32) as usize, Relaxed);
+    }
 }
 
 /// A [`Mark`] written by one thread at a time and read by any, as a seqlock.
@@ -69,8 +110,8 @@ pub(crate) struct Mark {
 pub(crate) struct MarkCell<P: PosSlot = AtomicUsize> {
     seq: AtomicUsize,
     pos: P,
-    frames: AtomicUsize,
-    payload: AtomicUsize,
+    frames: Count,
+    payload: Count,
 }
 
 /// Where a [`MarkCell`] keeps its position: among its other words (`AtomicUsize`), or on a
@@ -116,8 +157,8 @@ impl<P: PosSlot> MarkCell<P> {
         Self {
             seq: AtomicUsize::new(0),
             pos: P::with(m.pos),
-            frames: AtomicUsize::new(m.frames),
-            payload: AtomicUsize::new(m.payload),
+            frames: Count::new(m.frames),
+            payload: Count::new(m.payload),
         }
     }
 
@@ -134,10 +175,9 @@ impl<P: PosSlot> MarkCell<P> {
         // ORDERING: Relaxed; the Release fence below orders it before the field stores.
         self.seq.store(seq.wrapping_add(1), Relaxed);
         fence(Release);
-        // ORDERING: Relaxed; readers validate with the closing Release store of `seq`.
-        self.frames.store(m.frames, Relaxed);
-        // ORDERING: Relaxed; as above.
-        self.payload.store(m.payload, Relaxed);
+        // Relaxed stores (`Count::set`); readers validate with the closing Release store of `seq`.
+        self.frames.set(m.frames);
+        self.payload.set(m.payload);
         // ORDERING: Release; publishes everything written before (ring bytes for `published`),
         // pairs with the Acquire load in `MarkCell::pos`.
         self.pos.atomic().store(m.pos, Release);
@@ -155,6 +195,18 @@ impl<P: PosSlot> MarkCell<P> {
 
     /// A consistent mark (retries while a write is in progress).
     pub(crate) fn read(&self) -> Mark {
+        self.read_with_seq().0
+    }
+
+    /// The sequence number of the last write, for the cell's own writer (which alone changes
+    /// it, so a `Relaxed` load returns its own last store).
+    pub(crate) fn own_seq(&self) -> usize {
+        // ORDERING: Relaxed; see above (SEQ-ONE-WRITER).
+        self.seq.load(Relaxed)
+    }
+
+    /// A consistent mark and the sequence number of the write it comes from.
+    pub(crate) fn read_with_seq(&self) -> (Mark, usize) {
         loop {
             // ORDERING: Acquire; pairs with the closing Release store of `seq` in `write`.
             let s1 = self.seq.load(Acquire);
@@ -162,15 +214,14 @@ impl<P: PosSlot> MarkCell<P> {
                 let m = Mark {
                     // ORDERING: Acquire; see `MarkCell::pos`.
                     pos: self.pos.atomic().load(Acquire),
-                    // ORDERING: Relaxed; validated by the seq re-check after the fence.
-                    frames: self.frames.load(Relaxed),
-                    // ORDERING: Relaxed; as above.
-                    payload: self.payload.load(Relaxed),
+                    // Relaxed loads (`Count::get`); validated by the seq re-check after the fence.
+                    frames: self.frames.get(),
+                    payload: self.payload.get(),
                 };
                 fence(Acquire);
                 // ORDERING: Relaxed; ordered after the field loads by the Acquire fence.
                 if self.seq.load(Relaxed) == s1 {
-                    return m;
+                    return (m, s1);
                 }
             }
             spin_hint();
@@ -189,8 +240,8 @@ impl<P: PosSlot> MarkCell<P> {
 struct HolderCopy {
     seq: AtomicUsize,
     pos: AtomicUsize,
-    frames: AtomicUsize,
-    payload: AtomicUsize,
+    frames: Count,
+    payload: Count,
 }
 
 impl HolderCopy {
@@ -203,10 +254,8 @@ impl HolderCopy {
             // ORDERING: Relaxed (all three); see above: written by this thread or by a holder
             // whose stores happen before this thread took the baton.
             pos: self.pos.load(Relaxed),
-            // ORDERING: Relaxed; as above.
-            frames: self.frames.load(Relaxed),
-            // ORDERING: Relaxed; as above.
-            payload: self.payload.load(Relaxed),
+            frames: self.frames.get(),
+            payload: self.payload.get(),
         }
     }
 
@@ -220,10 +269,8 @@ impl HolderCopy {
         self.seq.store(seq.wrapping_add(2), Relaxed);
         // ORDERING: Relaxed; as above.
         self.pos.store(m.pos, Relaxed);
-        // ORDERING: Relaxed; as above.
-        self.frames.store(m.frames, Relaxed);
-        // ORDERING: Relaxed; as above.
-        self.payload.store(m.payload, Relaxed);
+        self.frames.set(m.frames);
+        self.payload.set(m.payload);
     }
 }
 
@@ -245,9 +292,13 @@ pub(crate) struct ReaderSlot {
     kind: AtomicUsize,
     /// The reader's position and counts; strong readers' gate writers.
     pub(crate) mark: MarkCell,
-    /// Weak readers' loss counters (statistics).
-    lost_bytes: AtomicUsize,
-    lost_frames: AtomicUsize,
+    /// Weak readers' loss counters (statistics; written by the reader only).
+    lost_bytes: Count,
+    lost_frames: Count,
+    /// 0, or the sequence number of this weak reader's `mark` that a gate refresh found more
+    /// than [`POS_FAR`] behind `reserve`: the reader was lapped, and is told so at its next
+    /// read (`Shared::flagged_far`) whatever its stale position compares as.
+    far: AtomicUsize,
     /// Set while the reader holding this slot sleeps: wakers wake only such slots.
     asleep: AtomicBool,
     pub(crate) waker: WakerCell,
@@ -289,7 +340,7 @@ const EXCLUSIVE_MIN: usize = if cfg!(loom) { usize::MAX } else { 512 };
 
 impl Reservation {
     pub(crate) fn frame_pos(&self) -> usize {
-        self.start.wrapping_add(self.placement.pad)
+        pos_add(self.start, self.placement.pad)
     }
 }
 
@@ -332,6 +383,10 @@ pub(crate) struct Shared {
     writer_sleepers: CachePadded<AtomicUsize>,
     strong_writers: AtomicUsize,
     weak_writers: AtomicUsize,
+    /// Writer handles of both kinds, in one word: end of stream reads it in one load, and a
+    /// conversion counts its new kind before the old one leaves, so it never reads zero while
+    /// a writer lives (the two per-kind counts, read one after the other, could).
+    writer_handles: AtomicUsize,
     strong_readers: AtomicUsize,
     weak_readers: AtomicUsize,
     dropped_frames: AtomicUsize,
@@ -391,6 +446,20 @@ impl WaiterList {
     }
 }
 
+/// `pos` of a history cell that holds no record start (never a position: positions are
+/// multiples of 8).
+const NO_MARK: usize = usize::MAX;
+
+/// A reader's lag behind `published`: never negative (a reader may move past `published` as read
+/// here).
+fn lag(published: usize, pos: usize) -> u64 {
+    if pos_lt(pos, published) {
+        pos_sub(published, pos) as u64
+    } else {
+        0
+    }
+}
+
 /// Segments of the ring that keep a resume mark for lapped weak readers.
 ///
 /// Loom models use 4, to keep the explored state space small.
@@ -444,8 +513,9 @@ impl Shared {
                     CachePadded::new(ReaderSlot {
                         kind: AtomicUsize::new(SLOT_FREE),
                         mark: MarkCell::default(),
-                        lost_bytes: AtomicUsize::new(0),
-                        lost_frames: AtomicUsize::new(0),
+                        lost_bytes: Count::default(),
+                        lost_frames: Count::default(),
+                        far: AtomicUsize::new(0),
                         asleep: AtomicBool::new(false),
                         waker: WakerCell::new(),
                     })
@@ -455,6 +525,7 @@ impl Shared {
             writer_sleepers: CachePadded::new(AtomicUsize::new(0)),
             strong_writers: AtomicUsize::new(0),
             weak_writers: AtomicUsize::new(0),
+            writer_handles: AtomicUsize::new(0),
             strong_readers: AtomicUsize::new(0),
             weak_readers: AtomicUsize::new(0),
             dropped_frames: AtomicUsize::new(0),
@@ -464,7 +535,7 @@ impl Shared {
             history: (0..HISTORY)
                 .map(|_| {
                     MarkCell::new(Mark {
-                        pos: usize::MAX,
+                        pos: NO_MARK,
                         ..Mark::default()
                     })
                 })
@@ -790,8 +861,11 @@ impl Shared {
         } else {
             &self.weak_writers
         };
-        // ORDERING: Relaxed; a count for statistics and `ended`, which re-checks it.
+        // ORDERING: Relaxed (both); statistics, and for `ended` an increment made while the
+        // caller holds a handle that keeps the count above zero, or before its first frame.
         c.fetch_add(1, Relaxed);
+        // ORDERING: Relaxed; as above.
+        self.writer_handles.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn remove_writer(&self, strong: bool) {
@@ -800,14 +874,16 @@ impl Shared {
         } else {
             &self.weak_writers
         };
+        // ORDERING: Relaxed; statistics.
+        c.fetch_sub(1, Relaxed);
         // ORDERING: AcqRel; the last writer leaving must be seen by `ended` after its records.
-        c.fetch_sub(1, AcqRel);
+        self.writer_handles.fetch_sub(1, AcqRel);
         self.wake_readers();
     }
 
     fn writer_count(&self) -> usize {
         // ORDERING: Acquire; pairs with the AcqRel decrement in `remove_writer`.
-        self.strong_writers.load(Acquire) + self.weak_writers.load(Acquire)
+        self.writer_handles.load(Acquire)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -841,12 +917,9 @@ impl Shared {
         let (r, placement) = loop {
             let r = raw & !PARKED;
             let placement = Placement::at(self.index(r), len, self.capacity);
-            let end = r.wrapping_add(placement.total());
-            if pos_lt(self.gate.pos().wrapping_add(room), end)
-                && pos_lt(
-                    self.refresh_gate(end.wrapping_sub(room)).wrapping_add(room),
-                    end,
-                )
+            let end = pos_add(r, placement.total());
+            if pos_lt(pos_add(self.gate.pos(), room), end)
+                && pos_lt(pos_add(self.refresh_gate(pos_sub(end, room)), room), end)
             {
                 if let Some(was) = announced {
                     self.set_idle(slot, was);
@@ -918,7 +991,7 @@ impl Shared {
             Some((id, used)) => {
                 self.write_header(at, Kind::Data, id, committed_len);
                 if used < frame {
-                    let gap = at.wrapping_add(used);
+                    let gap = pos_add(at, used);
                     self.write_header(gap, Kind::Padding, 0, frame - used - crate::frame::HEADER);
                 }
             }
@@ -940,21 +1013,24 @@ impl Shared {
             "the baton taken from `reserve` is at our record"
         );
         if pad > 0 {
-            self.note_history(mark);
-            mark.pos = mark.pos.wrapping_add(pad);
+            self.note_history(mark, pad);
+            mark.pos = pos_add(mark.pos, pad);
         }
-        self.note_history(mark);
         match used {
             Some(used) => {
+                self.note_history(mark, used);
                 mark.frames = mark.frames.wrapping_add(1);
-                mark.payload = mark.payload.wrapping_add(committed_len);
-                mark.pos = mark.pos.wrapping_add(used);
+                mark.payload = mark.payload.wrapping_add(committed_len as u64);
+                mark.pos = pos_add(mark.pos, used);
                 if used < frame {
-                    self.note_history(mark);
-                    mark.pos = mark.pos.wrapping_add(frame - used);
+                    self.note_history(mark, frame - used);
+                    mark.pos = pos_add(mark.pos, frame - used);
                 }
             }
-            None => mark.pos = mark.pos.wrapping_add(frame),
+            None => {
+                self.note_history(mark, frame);
+                mark.pos = pos_add(mark.pos, frame);
+            }
         }
         self.publish_from(mark.pos, mark.frames, mark.payload, true);
     }
@@ -1036,8 +1112,12 @@ impl Shared {
                 // ORDERING: Acquire; pairs with the Release store of IDLE in `set_idle`, so the
                 // headers of a finished record are visible before we read them.
                 let v = self.writers[i].open.load(Acquire);
-                // An announcement below `from` is stale: its CAS cannot succeed any more.
-                if v != IDLE && !pos_lt(v, from) && pos_lt(v, limit) {
+                // Only an announcement in `[from, limit)` counts: one below `from` is stale (its
+                // CAS cannot succeed any more), however old it is (the window test is exact
+                // modulo the position space, and a stale value that falls inside the window by
+                // wrap-around only stops this walk early, at a record boundary at or before the
+                // real limit).
+                if v != IDLE && pos_sub(v, from) < pos_sub(limit, from) {
                     limit = v;
                 }
             }
@@ -1074,7 +1154,7 @@ impl Shared {
     /// writer wait for every store before it, the frame's included (`perf annotate`: 40 % of
     /// `try_write`'s samples; `docs/bench.md`, "Stop 10").
     #[inline]
-    fn publish_from(&self, pos: usize, frames: usize, payload: usize, walked: bool) {
+    fn publish_from(&self, pos: usize, frames: u64, payload: u64, walked: bool) {
         let mut mark = Mark {
             pos,
             frames,
@@ -1086,14 +1166,14 @@ impl Shared {
             let limit = self.unfinished_from(mark.pos);
             let start = mark.pos;
             while pos_lt(mark.pos, limit) {
-                self.note_history(mark);
                 let raw = self.ring.load_u64(self.index(mark.pos));
                 let h = Header::decode(raw).expect("finished record has a valid header");
+                self.note_history(mark, h.footprint());
                 if h.kind == Kind::Data {
                     mark.frames = mark.frames.wrapping_add(1);
-                    mark.payload = mark.payload.wrapping_add(h.len as usize);
+                    mark.payload = mark.payload.wrapping_add(u64::from(h.len));
                 }
-                mark.pos = mark.pos.wrapping_add(h.footprint());
+                mark.pos = pos_add(mark.pos, h.footprint());
             }
             if unpublished || mark.pos != start {
                 self.holder_copy.publish(&self.published, mark);
@@ -1174,15 +1254,37 @@ impl Shared {
     }
 
     /// `min(published, every strong reader)`, with counts. Gate lock held.
+    ///
+    /// Also flags every weak reader whose published position is more than [`POS_FAR`] behind
+    /// `reserve` (`ReaderSlot::far`). Every space check that fails against the cached gate
+    /// comes here, and `reserve` never runs more than a ring past the gate, so this runs at
+    /// least once per ring of traffic: an idle weak reader is flagged while its distance is
+    /// between a quarter of the position space and a quarter plus a ring (below half, where
+    /// distances are still exact), and it is lapped for certain then: an active weak reader
+    /// publishes its position at least every ring, so its real position is within two rings
+    /// of the published one, and `MAX_CAPACITY` is a sixteenth of the space.
     fn gate_limit_locked(&self) -> Mark {
         let mut best = self.published.read();
+        // ORDERING: Acquire; the bound to measure weak readers against (any recent value
+        // does: the flag needs only a distance above a quarter of the space).
+        let reserve = self.reserve.load(Acquire) & !PARKED;
         for r in &self.readers[..self.reader_hwm()] {
             // ORDERING: Relaxed; membership only changes under the gate lock, which we hold.
-            if r.kind.load(Relaxed) == SLOT_STRONG {
-                let m = r.mark.read();
-                if pos_lt(m.pos, best.pos) {
-                    best = m;
+            match r.kind.load(Relaxed) {
+                SLOT_STRONG => {
+                    let m = r.mark.read();
+                    if pos_lt(m.pos, best.pos) {
+                        best = m;
+                    }
                 }
+                SLOT_WEAK => {
+                    let (m, seq) = r.mark.read_with_seq();
+                    if pos_sub(reserve, m.pos) > POS_FAR && pos_sub(reserve, m.pos) < 2 * POS_FAR {
+                        // ORDERING: Relaxed; see `flagged_far`.
+                        r.far.store(seq, Relaxed);
+                    }
+                }
+                _ => {}
             }
         }
         best
@@ -1195,10 +1297,10 @@ impl Shared {
         let first = need / seg_size;
         for k in 0..HISTORY {
             let m = self.history[(first + k) % HISTORY].read();
-            if m.pos != usize::MAX && !pos_lt(m.pos, need) && pos_lt(m.pos, limit.pos) {
+            if m.pos != NO_MARK && !pos_lt(m.pos, need) && pos_lt(m.pos, limit.pos) {
                 return m;
             }
-            let seg_end = (first + k + 1).wrapping_mul(seg_size);
+            let seg_end = (first + k + 1).wrapping_mul(seg_size) & crate::frame::POS_MASK;
             if !pos_lt(seg_end, limit.pos) {
                 break;
             }
@@ -1211,10 +1313,17 @@ impl Shared {
         self.reader_hwm.load(Relaxed)
     }
 
-    /// Records `mark` (a record start being published) if it is the first record starting in
-    /// its history segment. Baton holder only (SEQ-ONE-WRITER for the history cells).
+    /// Records `mark`, the start of a record of `footprint` bytes being published, if it is the
+    /// first record starting in its history segment in this lap, and clears the cells of the
+    /// segments the record covers without a record starting in them. Baton holder only
+    /// (SEQ-ONE-WRITER for the history cells).
+    ///
+    /// So every cell holds a record start of the current or the previous lap, or nothing: a cell
+    /// is never left with a position so old that comparing it with current positions would wrap
+    /// (a segment can go any number of laps without a record start, e.g. under frames as long
+    /// as the ring).
     #[inline]
-    fn note_history(&self, mark: Mark) {
+    fn note_history(&self, mark: Mark, footprint: usize) {
         // `capacity` and `HISTORY` are powers of two: shifts and masks, no division on the path
         // of every published record.
         let seg_shift = self.history_shift;
@@ -1223,25 +1332,45 @@ impl Shared {
         // belongs to an older lap or an earlier segment.
         let seg_start = mark.pos & !((1 << seg_shift) - 1);
         let last = cell.pos();
-        if pos_lt(last, seg_start) || last == usize::MAX {
+        if last == NO_MARK || pos_lt(last, seg_start) {
             cell.write(mark);
+        }
+        let next_seg = pos_add(seg_start, 1 << seg_shift);
+        let end = pos_add(mark.pos, footprint);
+        if pos_lt(next_seg, end) {
+            self.clear_history(next_seg, end);
         }
     }
 
-    /// Where a lapped weak reader at `from` resumes: the oldest record boundary with known
-    /// counts that is still intact and published: the oldest history mark at or after
-    /// `reserve - capacity`, or the gate (always intact). The caller re-validates as it reads.
-    pub(crate) fn resume_mark(&self, from: usize) -> Mark {
+    /// Clears the history cells of the segments starting in `[from, end)` (covered by one
+    /// record, so no record starts in them in this lap).
+    #[cold]
+    fn clear_history(&self, mut from: usize, end: usize) {
+        let seg = 1usize << self.history_shift;
+        while pos_lt(from, end) {
+            let cell = &self.history[(from >> self.history_shift) & (HISTORY - 1)];
+            if cell.pos() != NO_MARK {
+                cell.write(Mark {
+                    pos: NO_MARK,
+                    ..Mark::default()
+                });
+            }
+            from = pos_add(from, seg);
+        }
+    }
+
+    /// Where a lapped weak reader resumes: the oldest record boundary with known counts that is
+    /// still intact and published: the oldest history mark at or after `reserve - capacity`
+    /// (every such mark is past the lapped reader, whose position is below that), or the gate
+    /// (always intact). The caller re-validates as it reads.
+    pub(crate) fn resume_mark(&self) -> Mark {
         // ORDERING: Acquire; the reservation bound to compare history marks with.
-        let oldest = (self.reserve.load(Acquire) & !PARKED).wrapping_sub(self.capacity);
+        let oldest = pos_sub(self.reserve.load(Acquire) & !PARKED, self.capacity);
         let mut best = self.gate.read();
         let published = self.published.pos();
         for cell in self.history.iter() {
             let m = cell.read();
-            let usable = m.pos != usize::MAX
-                && !pos_lt(m.pos, oldest)
-                && pos_lt(from, m.pos)
-                && !pos_lt(published, m.pos);
+            let usable = m.pos != NO_MARK && !pos_lt(m.pos, oldest) && !pos_lt(published, m.pos);
             if usable && pos_lt(m.pos, best.pos) {
                 best = m;
             }
@@ -1254,7 +1383,7 @@ impl Shared {
         let _guard = self.lock_gate();
         let limit = self.gate_limit_locked();
         // ORDERING: Relaxed; statistics.
-        (self.reserve.load(Relaxed) & !PARKED).wrapping_sub(limit.pos)
+        pos_sub(self.reserve.load(Relaxed) & !PARKED, limit.pos)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1299,10 +1428,10 @@ impl Shared {
         };
         let slot = &self.readers[i];
         slot.mark.write(start);
-        // ORDERING: Relaxed; a statistic.
-        slot.lost_bytes.store(0, Relaxed);
-        // ORDERING: Relaxed; a statistic.
-        slot.lost_frames.store(0, Relaxed);
+        slot.lost_bytes.set(0);
+        slot.lost_frames.set(0);
+        // ORDERING: Relaxed; under the gate lock, which every flagging refresh holds.
+        slot.far.store(0, Relaxed);
         // ORDERING: Relaxed; read only under the gate lock (and by statistics).
         slot.kind.store(kind, Relaxed);
         if i >= self.reader_hwm() {
@@ -1363,12 +1492,24 @@ impl Shared {
         self.readers[i].mark.write(m);
     }
 
-    pub(crate) fn note_loss(&self, i: usize, bytes: usize, frames: usize) {
+    /// A weak reader's loss totals (it alone writes them).
+    pub(crate) fn note_loss(&self, i: usize, lost_bytes: u64, lost_frames: u64) {
         let s = &self.readers[i];
-        // ORDERING: Relaxed; statistics.
-        s.lost_bytes.fetch_add(bytes, Relaxed);
-        // ORDERING: Relaxed; statistics.
-        s.lost_frames.fetch_add(frames, Relaxed);
+        s.lost_bytes.set(lost_bytes);
+        s.lost_frames.set(lost_frames);
+    }
+
+    /// `true` if a gate refresh found this weak reader's current published position lapped by
+    /// more than [`POS_FAR`] (its own position can then no longer be compared with the
+    /// channel's). A flag set against an older position of the reader is ignored.
+    #[inline]
+    pub(crate) fn flagged_far(&self, i: usize) -> bool {
+        let slot = &self.readers[i];
+        // ORDERING: Relaxed; set under the gate lock from a seqlock read of this reader's mark,
+        // and compared here with the sequence number this reader itself last wrote. A flag seen
+        // late is seen at a later read; the refresh sets it while distances are still exact.
+        let far = slot.far.load(Relaxed);
+        far != 0 && far == slot.mark.own_seq()
     }
 
     /// Fence-based seqlock, reader side: after copying bytes of `[pos, ...)` with atomic loads,
@@ -1393,7 +1534,7 @@ impl Shared {
         // ORDERING: Relaxed; ordered after the copy by the Acquire fence above, which pairs with
         // the Release fence after the reservation CAS in `try_reserve`.
         let r = self.reserve.load(Relaxed) & !PARKED;
-        !pos_lt(pos.wrapping_add(self.capacity), r)
+        !pos_lt(pos_add(pos, self.capacity), r)
     }
 
     /// A writer waiting for space for a frame of `len` bytes asks for admission priority;
@@ -1448,11 +1589,9 @@ impl Shared {
                     id,
                     strong: kind == SLOT_STRONG,
                     // A reader may move past `published` as read here: no negative lag.
-                    lag: (published.wrapping_sub(r.mark.read().pos) as isize).max(0) as u64,
-                    // ORDERING: Relaxed; statistics.
-                    lost_bytes: r.lost_bytes.load(Relaxed) as u64,
-                    // ORDERING: Relaxed; statistics.
-                    lost_frames: r.lost_frames.load(Relaxed) as u64,
+                    lag: lag(published, r.mark.read().pos),
+                    lost_bytes: r.lost_bytes.get(),
+                    lost_frames: r.lost_frames.get(),
                 })
             })
             .collect()

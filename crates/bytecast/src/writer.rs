@@ -662,6 +662,9 @@ impl WeakWriter {
     /// [`ChannelError::TooManyWriters`] if no slot is free (the weak writer is given back),
     /// [`ChannelError::Terminated`] if this handle or the channel is terminated (if the channel
     /// is terminated during the call, the strong writer is a terminated handle).
+    // The error hands the weak writer back, as selium-messaging's `upgrade` does; it is as large
+    // as the handle.
+    #[allow(clippy::result_large_err)]
     pub fn upgrade(self) -> Result<StrongWriter, (Self, ChannelError)> {
         if self.core.terminated || self.core.shared.is_terminated() {
             return Err((self, ChannelError::Terminated));

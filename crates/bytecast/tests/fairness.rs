@@ -118,7 +118,6 @@ fn full_size_frame_is_admitted(mut big: Writer, chan: &Arc<Channel>, n_small: us
 /// A strong writer's full-size frame is admitted within the bound while one small writer keeps
 /// the ring busy, and is read whole at its place in order.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn full_size_frame_of_a_strong_writer_is_not_starved_by_small_frames() {
     guarded("strong big writer", || {
         let chan = channel();
@@ -128,7 +127,6 @@ fn full_size_frame_of_a_strong_writer_is_not_starved_by_small_frames() {
 
 /// The same with a weak writer as the big writer (it waits without a writer slot).
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn full_size_frame_of_a_weak_writer_is_not_starved_by_small_frames() {
     guarded("weak big writer", || {
         let chan = channel();
@@ -138,7 +136,6 @@ fn full_size_frame_of_a_weak_writer_is_not_starved_by_small_frames() {
 
 /// The same with two small writers.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn full_size_frame_is_not_starved_by_two_small_writers() {
     guarded("two small writers", || {
         let chan = channel();

@@ -21,7 +21,6 @@ use std::task::Poll;
 
 /// `max_frame_len()` is `capacity() - 8` for every capacity, 1000 rounding up to 1024.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn max_frame_len_is_the_capacity_less_the_header() {
     assert_eq!(Channel::new(64).max_frame_len(), 56);
     for (asked, cap) in [
@@ -44,7 +43,6 @@ fn max_frame_len_is_the_capacity_less_the_header() {
 /// The selium-messaging example: a 40-byte write into `Channel::new(64)` is one frame of 40
 /// bytes, for strong and weak readers.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn forty_bytes_into_a_64_byte_channel_is_one_frame() {
     for bp in [Backpressure::Park, Backpressure::Drop] {
         let chan = Channel::with_parameters(64, bp);
@@ -121,7 +119,6 @@ fn lengths(cap: usize) -> Vec<usize> {
 /// Capacities 64 and 128, every multiple of 8 in the ring as the offset: `try_write`, the
 /// `write` future and a grant each carry up to `capacity - 8` bytes as one frame.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn every_offset_of_small_rings_carries_full_size_frames_whole() {
     guarded("small rings", || {
         for bp in [Backpressure::Park, Backpressure::Drop] {
@@ -139,7 +136,6 @@ fn every_offset_of_small_rings_carries_full_size_frames_whole() {
 
 /// Larger capacities, offsets sampled around the middle and the end of the ring and at random.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn sampled_offsets_of_larger_rings_carry_full_size_frames_whole() {
     guarded("larger rings", || {
         let caps: &[usize] = if cfg!(miri) {

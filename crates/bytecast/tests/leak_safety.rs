@@ -166,7 +166,6 @@ fn every_writer_guard(then: Then) {
 /// then that writer writes again: exactly the committed frames reach both readers, including
 /// the ones reserved after the forgotten grant and the writer's own later frames.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn forgotten_writer_guard_then_the_writer_is_reused() {
     every_writer_guard(Then::Reuse);
 }
@@ -174,7 +173,6 @@ fn forgotten_writer_guard_then_the_writer_is_reused() {
 /// As above, but the writer is dropped instead: the forgotten frame is aborted, and what other
 /// writers reserved after it becomes readable.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn forgotten_writer_guard_then_the_writer_is_dropped() {
     every_writer_guard(Then::Drop);
 }
@@ -315,7 +313,6 @@ fn forgotten_pending_read_future_then_reuse_or_drop() {
 /// pending writes and being dropped and recreated, while a strong and a weak reader read a few
 /// frames at a time: each reader delivers exactly the committed frames, in order.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn many_rounds_of_forgets_commits_and_aborts_deliver_exactly_the_committed_frames() {
     for stream in 0..4u64 {
         guarded("mixed rounds", move || mixed_rounds(stream));
@@ -416,7 +413,6 @@ fn mixed_rounds(stream: u64) {
 /// thread checks every frame it receives: each writer's frames arrive whole, in order, none
 /// missing, none made of forgotten bytes; then end of stream.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn threads_forgetting_grants_while_others_write_and_read() {
     guarded("threaded forgets", || {
         let rounds = ROUNDS as u32;
@@ -471,7 +467,6 @@ fn write_plain(w: &mut StrongWriter, rounds: u32) {
 /// reserved right after it: that frame is delivered once the first writer writes again (never
 /// the forgotten bytes), also when the forgotten grant was filled completely.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn frames_behind_a_forgotten_grant_become_readable_after_reuse() {
     guarded("behind a forgotten grant", || {
         let chan = Channel::new(128);

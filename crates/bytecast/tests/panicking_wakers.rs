@@ -121,7 +121,6 @@ fn poll_with_a_panicking_clone(poll: impl FnOnce(&mut Context<'_>) -> bool) {
 /// normal one: when a reader frees space, the normal waker is woken and the write completes. A
 /// weak writer waiting meanwhile is woken too.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn strong_writer_polled_with_a_panicking_clone_is_still_woken() {
     guarded("panicking clone, strong writer", || {
         let chan = Channel::new(64);
@@ -156,7 +155,6 @@ fn strong_writer_polled_with_a_panicking_clone_is_still_woken() {
 /// `clone` panics: afterwards another weak writer can wait and is woken, and so is the first
 /// one with a normal waker. Nothing spins on a lock left held.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn weak_writer_polled_with_a_panicking_clone_leaves_no_lock_held() {
     guarded("panicking clone, weak writer", || {
         let chan = Channel::new(64);
@@ -195,7 +193,6 @@ fn weak_writer_polled_with_a_panicking_clone_leaves_no_lock_held() {
 /// frame's commit wakes the normal one (the writer's call may panic; it is caught), the process
 /// does not abort on the second panicking waker, and every reader then reads the frame.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn panicking_wakes_do_not_stop_the_other_readers_wake_up() {
     guarded("panicking wake", || {
         let chan = Channel::new(256);
@@ -240,7 +237,6 @@ fn panicking_wakes_do_not_stop_the_other_readers_wake_up() {
 /// A reader re-polled with a new waker while the old waker's `drop` panics: the panic is
 /// caught, and later wake-ups still reach the new waker.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn reader_repolled_while_the_old_wakers_drop_panics_keeps_the_new_waker() {
     guarded("panicking drop", || {
         let chan = Channel::new(256);

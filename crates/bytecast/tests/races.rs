@@ -149,7 +149,6 @@ fn reader_enum_terminated(mut r: Reader) -> WeakReader {
 /// operation of it fails with `Terminated`, conversions and drops do not panic, and the
 /// channel's statistics count none of these handles.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn every_handle_created_on_a_terminated_channel_fails_with_terminated() {
     for bp in [Backpressure::Park, Backpressure::Drop] {
         let chan = Channel::with_parameters(256, bp);
@@ -397,7 +396,6 @@ fn exercise(chan: &Arc<Channel>, rng: &mut Rng) {
 /// operation and conversion in a loop (and go on for a while after the ending): no panic on
 /// any thread.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn terminate_or_drain_racing_every_operation_never_panics() {
     guarded("terminate/drain vs everything", || {
         let rounds = if cfg!(miri) { 2 } else { 40 };
@@ -454,7 +452,6 @@ fn terminate_or_drain_racing_every_operation_never_panics() {
 /// makes a reader on another thread see end of stream, while it writes a frame now and then;
 /// once the writer is dropped, the reader reaches end of stream having read every frame.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn converting_a_writer_never_looks_like_end_of_stream() {
     guarded("false end of stream", || {
         for _ in 0..if cfg!(miri) { 1 } else { 8 } {

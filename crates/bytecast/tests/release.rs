@@ -68,7 +68,6 @@ fn caught_up_reader_admits_a_full_frame(bp: Backpressure, cap: usize) {
 
 /// Under `Drop`, a full-size frame behind a caught-up reader is never refused.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn caught_up_reader_never_makes_drop_refuse_a_full_size_frame() {
     for cap in CAPACITIES {
         caught_up_reader_admits_a_full_frame(Backpressure::Drop, cap);
@@ -77,7 +76,6 @@ fn caught_up_reader_never_makes_drop_refuse_a_full_size_frame() {
 
 /// Under `Park`, a full-size frame behind a caught-up reader never waits.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn caught_up_reader_never_makes_park_wait_for_a_full_size_frame() {
     for cap in CAPACITIES {
         caught_up_reader_admits_a_full_frame(Backpressure::Park, cap);
@@ -88,7 +86,6 @@ fn caught_up_reader_never_makes_park_wait_for_a_full_size_frame() {
 /// writer task sends only after writing a `max_frame_len()` frame. On one thread, with the ring
 /// positioned so that the one frame read straddles the middle of the ring, both complete.
 #[test]
-#[ignore = "fixed by the core change in progress"]
 fn reader_waiting_on_the_writer_of_a_full_size_frame_does_not_deadlock() {
     guarded("reader waits on the writer", || {
         for cap in [256, 4096] {
