@@ -91,6 +91,8 @@ pub mod blocking;
 pub mod io;
 
 #[cfg(all(test, loom))]
+mod loom_edges;
+#[cfg(all(test, loom))]
 mod loom_more;
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -31,6 +31,9 @@ fn max_frame_len_is_the_capacity_less_the_header() {
         (65536, 65536),
         (1 << 20, 1 << 20),
     ] {
+        if cap > bytecast::MAX_CAPACITY {
+            continue; // with the position space narrowed (`cargo xtask wrap`)
+        }
         for bp in [Backpressure::Park, Backpressure::Drop] {
             let chan = Channel::with_parameters(asked, bp);
             assert_eq!(chan.capacity(), cap);

@@ -1,0 +1,273 @@
+//! Reservation: claiming log space for a frame, filling it, and finishing it.
+//!
+//! # Invariants
+//! - A writer announces the position it is about to reserve in its slot (`open`) before the
+//!   reservation CAS, and moves off every announcement (commit, abort, giving up, or a new
+//!   announcement) with a baton check (`publish.rs`).
+//! - Space: every reservation ends at or before `g + room` for a gate value `g` it read, where
+//!   `room` is the capacity less what a writer holding the admission priority needs (unless it
+//!   is that writer). Under `Drop` the check and the CAS are one step: a frame is accepted
+//!   whole or not at all.
+//! - Every reservation fits in an empty ring (`frame::Placement`), so no writer waits for space
+//!   that can never exist, and the writer holding the admission priority is admitted once the
+//!   strong readers have released its record's size.
+//! - `RING-EXCL-W`: an exclusive reservation (no weak reader registered after its CAS) is
+//!   copied with `memcpy`; every other one with word-sized atomic stores.
+
+use super::*;
+
+/// The reservation a writer got: where its padding and frame go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reservation {
+    pub(crate) start: usize,
+    pub(crate) placement: Placement,
+    pub(crate) len: usize,
+    /// The reservation's CAS took the publication baton parked in `reserve`.
+    pub(crate) holds_baton: bool,
+    /// No weak reader was registered after the reservation: the payload may be copied with a
+    /// plain `memcpy` (`RING-EXCL-W`).
+    pub(crate) exclusive: bool,
+}
+
+/// Frames from this many payload bytes on check for exclusivity after their reservation (one
+/// `SeqCst` fence, cheap right after the reservation CAS) and, with no weak reader registered,
+/// are copied with `memcpy` instead of word-sized atomic stores. Smaller frames gain less from
+/// `memcpy` than the check costs. Never under loom, which cannot see plain copies.
+const EXCLUSIVE_MIN: usize = if cfg!(loom) { usize::MAX } else { 512 };
+
+impl Reservation {
+    pub(crate) fn frame_pos(&self) -> usize {
+        pos_add(self.start, self.placement.pad)
+    }
+}
+
+/// Why a reservation attempt did not produce a reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NoRoom {
+    /// Not enough space now (Park: wait; Drop: refuse).
+    Full,
+    /// No writer slot is free (weak writers).
+    NoSlot,
+    /// The channel refuses new frames.
+    Closed(ChannelError),
+}
+
+impl Shared {
+    /// Tries to reserve a frame of `len` payload bytes for the writer in `slot`.
+    /// The caller (`WriterCore::try_reserve`) has just refused the frame if the channel is
+    /// draining or terminated; a drain or terminate that races this reservation is caught by
+    /// the check after the CAS.
+    #[inline(always)]
+    pub(crate) fn try_reserve(
+        &self,
+        slot: usize,
+        len: usize,
+        has_priority: bool,
+    ) -> Result<Reservation, NoRoom> {
+        let open = &self.writers[slot].open;
+        let mut announced = None;
+        // Room this writer may use past the gate: the ring, less what a writer holding the
+        // admission priority needs (unless that is this writer).
+        let room = if has_priority {
+            self.capacity
+        } else {
+            // ORDERING: Relaxed; fairness only: a claim seen late admits a few more frames
+            // first. The holder's release and the sleepers' re-checks pair through the SeqCst
+            // fences of `wake_writers` / `sleep_writer`.
+            self.capacity - self.priority.load(Relaxed)
+        };
+        // ORDERING: Relaxed; a first guess, validated by the CAS.
+        let mut raw = self.reserve.load(Relaxed);
+        let (r, placement) = loop {
+            let r = raw & !PARKED;
+            let placement = Placement::at(self.index(r), len, self.capacity);
+            let end = pos_add(r, placement.total());
+            if pos_lt(pos_add(self.gate.pos(), room), end)
+                && pos_lt(pos_add(self.refresh_gate(pos_sub(end, room)), room), end)
+            {
+                if let Some(was) = announced {
+                    self.set_idle(slot, was);
+                }
+                return Err(NoRoom::Full);
+            }
+            // ORDERING: Relaxed; the CAS below (SeqCst, so also Release) publishes it to the
+            // publisher's Acquire load of `reserve`; the Dekker with a parked baton goes
+            // through the SeqCst fence in `baton_check`.
+            open.store(r, Relaxed);
+            if let Some(was) = announced.replace(r) {
+                // Moving off an earlier announcement: the baton may be parked on it.
+                self.baton_check(was);
+            }
+            // SeqCst on success: pairs with the publisher's Acquire load of `reserve` and, when
+            // it takes a baton parked here, with the publisher's parking CAS (the baton changes
+            // hands in one total order).
+            let reserve = &self.reserve;
+            // ORDERING: SeqCst on success, see above; Relaxed on failure (a retry).
+            let cas = reserve.compare_exchange_weak(raw, end, SeqCst, Relaxed);
+            match cas {
+                Ok(_) => break (r, placement),
+                Err(now) => raw = now,
+            }
+        };
+        // Fence-based seqlock, writer side: the CAS above is ordered before every store into
+        // the reserved bytes, so a weak reader that reads any of them and then fences with
+        // Acquire sees the new `reserve` and discards its copy. (The SeqCst fence of the
+        // exclusivity check below is also a Release fence.)
+        let exclusive = len >= EXCLUSIVE_MIN && self.no_weak_readers();
+        if !exclusive {
+            // ORDERING: Release fence; pairs with the Acquire fence in `intact_since`.
+            fence(Release);
+        }
+        let res = Reservation {
+            start: r,
+            placement,
+            len,
+            holds_baton: raw & PARKED != 0,
+            exclusive,
+        };
+        if let Some(e) = self.write_refusal() {
+            // Drain or terminate raced the reservation: refuse the frame after all.
+            self.finish(slot, res, None, 0);
+            return Err(NoRoom::Closed(e));
+        }
+        Ok(res)
+    }
+
+    /// Finishes a reservation: writes the headers (a committed frame of `committed_len` bytes
+    /// written by `writer`, or an aborted record when `writer` is `None`), marks the slot idle
+    /// and publishes.
+    #[inline(always)]
+    pub(crate) fn finish(
+        &self,
+        slot: usize,
+        res: Reservation,
+        writer: Option<u16>,
+        committed_len: usize,
+    ) {
+        let Placement { pad, frame } = res.placement;
+        if pad > 0 {
+            self.write_header(res.start, Kind::Padding, 0, pad - crate::frame::HEADER);
+        }
+        let at = res.frame_pos();
+        // The data frame's footprint, if one was committed (else the frame is an aborted record).
+        let used = writer.map(|_| crate::frame::footprint(committed_len));
+        match writer.zip(used) {
+            Some((id, used)) => {
+                self.write_header(at, Kind::Data, id, committed_len);
+                if used < frame {
+                    let gap = pos_add(at, used);
+                    self.write_header(gap, Kind::Padding, 0, frame - used - crate::frame::HEADER);
+                }
+            }
+            None => self.write_header(at, Kind::Aborted, 0, frame - crate::frame::HEADER),
+        }
+        if !res.holds_baton {
+            self.set_idle(slot, res.start);
+            return;
+        }
+        // This writer took the baton with its reservation (it was parked in `reserve`), so its
+        // record starts at `published`: it walks its own records from what it just wrote,
+        // without reading their headers back, then publishes. Its own slot store is visible to
+        // its own scans.
+        // ORDERING: Release; publishes the headers to later holders' Acquire slot loads.
+        self.writers[slot].open.store(IDLE, Release);
+        let mut mark = self.holder_copy.mark();
+        debug_assert_eq!(
+            mark.pos, res.start,
+            "the baton taken from `reserve` is at our record"
+        );
+        if pad > 0 {
+            self.note_history(mark, pad);
+            mark.pos = pos_add(mark.pos, pad);
+        }
+        match used {
+            Some(used) => {
+                self.note_history(mark, used);
+                mark.frames = mark.frames.wrapping_add(1);
+                mark.payload = mark.payload.wrapping_add(committed_len as u64);
+                mark.pos = pos_add(mark.pos, used);
+                if used < frame {
+                    self.note_history(mark, frame - used);
+                    mark.pos = pos_add(mark.pos, frame - used);
+                }
+            }
+            None => {
+                self.note_history(mark, frame);
+                mark.pos = pos_add(mark.pos, frame);
+            }
+        }
+        self.publish_from(mark.pos, mark.frames, mark.payload, true);
+    }
+
+    #[inline]
+    pub(super) fn write_header(&self, pos: usize, kind: Kind, writer: u16, len: usize) {
+        let h = Header {
+            len: len as u32,
+            writer,
+            kind,
+        };
+        self.ring.store_u64(self.index(pos), h.encode());
+    }
+
+    /// Writes `payload` (at most the reserved length) as the reservation's whole payload, in
+    /// one call: a `memcpy` for an exclusive reservation (`RING-EXCL-W`), whole-word stores
+    /// otherwise.
+    #[inline(always)]
+    pub(crate) fn write_payload(&self, res: &Reservation, payload: &[u8]) {
+        debug_assert!(payload.len() <= res.len);
+        let idx = self.index(res.frame_pos()) + crate::frame::HEADER;
+        if res.exclusive {
+            self.ring.copy_in_exclusive(idx, payload);
+        } else {
+            self.ring.store_payload(idx, payload);
+        }
+    }
+
+    /// The [`WordWriter`] that fills a grant's reservation piece by piece (a copying write
+    /// stores its payload in one call instead: [`Shared::write_payload`]).
+    pub(crate) fn word_writer(&self, res: &Reservation) -> WordWriter {
+        WordWriter::new(
+            self.index(res.frame_pos()) + crate::frame::HEADER,
+            res.exclusive,
+        )
+    }
+
+    /// After a reservation whose gate check read gate `g` (so it ends at or before
+    /// `g + capacity`): `true` if no weak reader is registered, in which case no weak reader can
+    /// read the reserved bytes in an older lap while the writer fills them (`RING-EXCL-W`).
+    ///
+    /// Why: a weak reader registers (`join_reader`, `downgrade_reader`) by incrementing
+    /// `weak_readers`, then a `SeqCst` fence, then reading its start. Between the two fences,
+    /// either this check sees the increment, or the reader's start read comes after this
+    /// writer's fence in the fences' total order and so sees a gate (or published end) no older
+    /// than `g`: its position never falls below `g`, and the reserved bytes alias only
+    /// positions below `end - capacity <= g`. A strong reader that is downgraded later sits at
+    /// or after every gate a writer has used. A weak reader's reads happen before its
+    /// deregistering `Release` decrement, which the `Acquire` load here synchronizes with.
+    pub(super) fn no_weak_readers(&self) -> bool {
+        fence(SeqCst);
+        // ORDERING: Acquire; after the SeqCst fence above (pairs with the fence after the
+        // increment in `join_reader` / `downgrade_reader`), and synchronizes with the Release
+        // decrement in `leave_reader`, so a departed weak reader's reads happen before our copy.
+        self.weak_readers.load(Acquire) == 0
+    }
+
+    /// A writer waiting for space for a frame of `len` bytes asks for admission priority;
+    /// `true` if it got it (no other writer holds it).
+    pub(crate) fn claim_priority(&self, len: usize) -> bool {
+        let need = Placement::largest(len, self.capacity);
+        // ORDERING: Relaxed; fairness only (see `try_reserve`): no data is published with it.
+        self.priority
+            .compare_exchange(0, need, Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    /// The holder gives the admission priority back; the writers that left room for it may fit
+    /// now.
+    pub(crate) fn release_priority(&self) {
+        // ORDERING: Relaxed; the SeqCst fence in `wake_writers` orders it before the sleeper
+        // check (Dekker with `sleep_writer`'s fence and re-check).
+        self.priority.store(0, Relaxed);
+        self.wake_writers();
+    }
+}
