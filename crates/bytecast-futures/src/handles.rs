@@ -1,6 +1,6 @@
 //! The handle newtypes and their futures-io trait impls.
 //!
-//! The newtypes, their conversions, the seed's `read_frame` and `into_stream` are the core's
+//! The newtypes, their conversions, selium-messaging's `read_frame` and `into_stream` are the core's
 //! `__adapter_handles!` (shared with `bytecast-tokio`); this file adds only futures-io's traits.
 //! Each trait method is one call into the core's `poll_*` form; errors go through
 //! [`bytecast::io`]. Nothing here keeps state, retries, buffers or decides anything.

@@ -18,7 +18,7 @@
 //! # Coming from selium-messaging
 //!
 //! The names are `selium_messaging`'s: [`Channel::new`] returns `Arc<Channel>`, the `new_*`
-//! methods on it return these handles, and every reader has the seed's `read_frame(max_len)`.
+//! methods on it return these handles, and every reader has selium-messaging's `read_frame(max_len)`.
 //! Errors map once, in [`bytecast::io`]:
 //!
 //! | situation | `io::ErrorKind` |

@@ -1,6 +1,6 @@
 //! The handle newtypes and their tokio trait impls.
 //!
-//! The newtypes, their conversions, the seed's `read_frame` and `into_stream` are the core's
+//! The newtypes, their conversions, selium-messaging's `read_frame` and `into_stream` are the core's
 //! `__adapter_handles!` (shared with `bytecast-futures`); this file adds only tokio's traits.
 //! Each trait method is one call into the core's `poll_*` form, charged to tokio's cooperative
 //! budget ([`crate::coop`]); errors go through [`bytecast::io`]. Nothing here keeps state,

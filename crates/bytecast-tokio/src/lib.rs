@@ -19,7 +19,7 @@
 //! `selium_messaging::{Channel, Backpressure, ChannelError, Reader, Writer, StrongReader,
 //! WeakReader, StrongWriter, WeakWriter}` compiles against this crate by changing the crate
 //! name. [`Channel::new`] returns `Arc<Channel>`, the `new_*` methods on it return these handles,
-//! and every reader has the seed's `read_frame(max_len)`. Errors map once, in
+//! and every reader has selium-messaging's `read_frame(max_len)`. Errors map once, in
 //! [`bytecast::io`]:
 //!
 //! | situation | `io::ErrorKind` |

@@ -37,8 +37,8 @@ pub fn __no_budget<T>(
 /// `Reader`, `StrongWriter`, `WeakWriter`, `Writer`, each wrapping the core handle of that name.
 ///
 /// Each gets `new`, `get_ref`, `get_mut`, `into_inner`, `Deref`, `DerefMut` and `From` both
-/// ways; readers get the seed's `read_frame(max_len)` and `into_stream` (into `stream`, the
-/// adapter's `FrameStream`, which has `new(Reader)`); and the kind conversions of the seed
+/// ways; readers get selium-messaging's `read_frame(max_len)` and `into_stream` (into `stream`, the
+/// adapter's `FrameStream`, which has `new(Reader)`); and the kind conversions of selium-messaging
 /// (`downgrade`, `upgrade`, `into_strong`, `into_weak`, `From` into `Reader` and `Writer`).
 ///
 /// `traits` ends the first line of each newtype's docs: "implementing {traits}.". `budget` is
@@ -56,15 +56,15 @@ macro_rules! __adapter_handles {
             WeakReader, "never gates writers, told exactly what it lost"
         );
         $crate::__adapter_handles!(
-            @reader $traits, $stream, $budget, Reader, "either kind, as the seed's `Reader`"
+            @reader $traits, $stream, $budget, Reader, "either kind, as selium-messaging's `Reader`"
         );
         $crate::__adapter_handles!(
             @handle $traits, StrongWriter, "holds a writer slot for its life"
         );
         $crate::__adapter_handles!(@handle $traits, WeakWriter, "takes a writer slot per frame");
-        $crate::__adapter_handles!(@handle $traits, Writer, "either kind, as the seed's `Writer`");
+        $crate::__adapter_handles!(@handle $traits, Writer, "either kind, as selium-messaging's `Writer`");
 
-        // Conversions that consume a handle (they cannot go through `Deref`), with the seed's
+        // Conversions that consume a handle (they cannot go through `Deref`), with selium-messaging's
         // signatures.
 
         impl StrongReader {
@@ -106,7 +106,7 @@ macro_rules! __adapter_handles {
                 WeakReader(self.0.downgrade())
             }
 
-            /// The strong reader, or `self` if it is weak (as in the seed).
+            /// The strong reader, or `self` if it is weak (as in selium-messaging).
             ///
             /// # Errors
             /// `self`, if the reader is weak.
@@ -117,7 +117,7 @@ macro_rules! __adapter_handles {
                 }
             }
 
-            /// The weak reader, or `self` if it is strong (as in the seed).
+            /// The weak reader, or `self` if it is strong (as in selium-messaging).
             ///
             /// # Errors
             /// `self`, if the reader is strong.
@@ -130,12 +130,12 @@ macro_rules! __adapter_handles {
         }
 
         impl Writer {
-            /// The writer in its weak form (the seed's signature: it returns a `Writer`).
+            /// The writer in its weak form (selium-messaging's signature: it returns a `Writer`).
             pub fn downgrade(self) -> Writer {
                 Writer(self.0.downgrade().into())
             }
 
-            /// The strong writer, or `self` if it is weak (as in the seed).
+            /// The strong writer, or `self` if it is weak (as in selium-messaging).
             ///
             /// # Errors
             /// `self`, if the writer is weak.
@@ -146,8 +146,8 @@ macro_rules! __adapter_handles {
                 }
             }
 
-            /// The weak writer, downgrading a strong one (as in the seed, this never fails; the
-            /// `Result` is the seed's signature).
+            /// The weak writer, downgrading a strong one (as in selium-messaging, this never fails; the
+            /// `Result` is selium-messaging's signature).
             ///
             /// # Errors
             /// None.
@@ -181,12 +181,12 @@ macro_rules! __adapter_handles {
         }
     };
 
-    // A reader: the newtype, the seed's `read_frame`, and `into_stream`.
+    // A reader: the newtype, selium-messaging's `read_frame`, and `into_stream`.
     (@reader $traits:literal, $stream:ty, $budget:path, $name:ident, $what:literal) => {
         $crate::__adapter_handles!(@handle $traits, $name, $what);
 
         impl $name {
-            /// The seed's `read_frame(max_len)`: the next frame (or the rest of the current one,
+            /// selium-messaging's `read_frame(max_len)`: the next frame (or the rest of the current one,
             /// after a byte read stopped inside it) and its writer's id.
             ///
             /// # Errors
@@ -368,7 +368,7 @@ macro_rules! __adapter_channel {
                 &self.0
             }
 
-            /// Creates a writer: a strong one, as in the seed.
+            /// Creates a writer: a strong one, as in selium-messaging.
             ///
             /// # Panics
             /// As [`bytecast::Channel::new_writer`].

@@ -132,7 +132,8 @@ impl Channel {
         self.shared.capacity()
     }
 
-    /// Longest frame a writer can write: half the ring minus an 8-byte header.
+    /// Longest frame a writer can write: the ring's capacity less the 8-byte record header. Any
+    /// frame up to it travels whole, from any position in the ring.
     pub fn max_frame_len(&self) -> usize {
         max_frame_len(self.capacity())
     }

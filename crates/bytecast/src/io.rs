@@ -30,7 +30,7 @@ impl From<ChannelError> for io::Error {
 }
 
 /// The `AsyncWrite` contract for a write result: a frame refused under `Drop` is `Ok(0)`, as in
-/// the seed (so `write_all` reports `WriteZero`); every other error maps through `From`.
+/// selium-messaging (so `write_all` reports `WriteZero`); every other error maps through `From`.
 ///
 /// # Errors
 /// The mapped error.

@@ -61,9 +61,23 @@
 //!
 //! # Targets without 64-bit atomics
 //!
-//! Positions and counters are `usize` atomics. On 32-bit targets (e.g. `thumbv7em-none-eabihf`)
-//! they wrap every 4 GiB: positions are compared by distance, so the protocol stays correct and
-//! lock-free; loss counts are exact as long as a weak reader loses less than 4 GiB at once.
+//! Positions are `usize` atomics. On 32-bit targets (e.g. `thumbv7em-none-eabihf`) they wrap
+//! every 4 GiB: positions are compared by distance, and a weak reader left idle across more
+//! than a quarter of that is flagged as lapped before distances to it stop being exact, so it is
+//! told exactly what it lost. The counts kept with positions (frames and payload bytes, hence
+//! every loss report) are `u64` on every target, in two words on 32-bit ones.
+//!
+//! # Frame size and memory
+//!
+//! [`Channel::max_frame_len`] is the capacity less the 8-byte record header: a ring sized to its
+//! largest message carries it whole. Records that cross the end of the ring run on into a spare
+//! tail, so the ring's allocation is `2 × capacity − 8` bytes, made once at construction.
+//!
+//! # Leaked guards
+//!
+//! Forgetting a [`WriteGrant`] (`mem::forget`) is safe: its writer aborts the frame at its next
+//! call or when it is dropped; until then the frames reserved after it wait, as behind any open
+//! grant.
 //!
 //! See `docs/design.md` for the protocol, `docs/semantics.md` for each promise and the test that
 //! shows it, and `docs/porting.md` for moving from `selium-messaging`.

@@ -1,4 +1,4 @@
-//! More loom models: the wake-up races of the reliability issue, run by `cargo xtask loom`
+//! More loom models: the wake-up races (`docs/reliability.md`), run by `cargo xtask loom`
 //! with the models of `loom_tests.rs` (every test name here contains `loom`).
 //!
 //! - terminate and drain racing a reader and a writer that are going to sleep;

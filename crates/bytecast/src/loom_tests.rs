@@ -1,7 +1,7 @@
 //! Loom models of the concurrency protocol, run by `cargo xtask loom`
 //! (`RUSTFLAGS="--cfg loom" cargo test -p bytecast --lib --release loom`).
 //!
-//! Each model uses a 64-byte ring (frames of at most 24 bytes) and two or three threads, and
+//! Each model uses a 64-byte ring (frames of at most 56 bytes) and two or three threads, and
 //! drives the public handles, so the real reservation, publication, gating and sleep/wake code
 //! runs under loom's scheduler. `loom::future::block_on` parks on loom's own primitives, so a lost
 //! wake-up shows up as a deadlock that loom reports.

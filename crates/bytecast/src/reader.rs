@@ -360,7 +360,7 @@ impl ReaderCore {
         // Spin only while a writer is filling a frame that will be published at the reader's
         // position. Otherwise no publication is on its way, and the spin would only hold a worker
         // that the writer's task may need (on an executor, the two often share one) or keep
-        // loading `published` while the writer stores it (`docs/bench.md`, "Stop 9").
+        // loading `published` while the writer stores it (`docs/design.md`, "Wake-ups").
         if SPIN_BEFORE_PARK == 0 || !self.shared.in_flight_past(self.mark.pos) {
             return false;
         }

@@ -36,13 +36,13 @@ pub(crate) const WORD: usize = core::mem::size_of::<usize>();
 /// here), and on the AMD EPYC this was measured on, `rep movsb` runs at about 60 % of its speed
 /// when source and destination differ modulo 16. That is the common case: a payload starts
 /// 8 bytes into its record, and buffers from the allocator are 16-byte aligned. Below the
-/// threshold glibc copies with vector loops, which do not care. Measured (`docs/bench.md`,
-/// "Stop 9"): 64 KiB copied into a 1 MiB ring and out again, 8 bytes off, 252 k frames/s in one
+/// threshold glibc copies with vector loops, which do not care. Measured: 64 KiB copied into a
+/// 1 MiB ring and out again, 8 bytes off, 252 k frames/s in one
 /// `memcpy` each way, 400 k in 2 KiB pieces (399 k aligned either way); `bytecast-async` 64 KiB
 /// 1 → 1, 193 k → 228 k frames/s. Elsewhere the pieces cost one loop iteration per 2 KiB.
 /// Payloads of 32 KiB or more now mostly start on a page boundary (`frame::Placement::at`), so
 /// they agree with such buffers modulo 16; for them one `memcpy` and the pieces measured the same
-/// (`docs/bench.md`, "Stop 11", 1 and 2), and the pieces stay for every length.
+/// (`docs/design.md`, "Exclusive copies"), and the pieces stay for every length.
 const COPY_PIECE: usize = 2048;
 
 /// The shared byte ring.

@@ -118,11 +118,11 @@ impl WriterCore {
         }
         let max = self.shared.max_frame_len();
         if len > max {
-            return Err(ChannelError::FrameTooLarge { len, max });
+            return self.refuse(ChannelError::FrameTooLarge { len, max });
         }
         if let Some(e) = self.shared.write_refusal() {
             // Before any slot or space check: a closed channel says so, never "full".
-            return Err(e);
+            return self.refuse(e);
         }
         let slot = match self.slot {
             Some(s) => s,
@@ -146,10 +146,21 @@ impl WriterCore {
         }
     }
 
+    /// Refuses the frame; a wait this writer was in (its admission priority and the slot a weak
+    /// holder keeps) ends with it.
+    #[cold]
+    fn refuse(&mut self, e: ChannelError) -> Result<Option<Reservation>, ChannelError> {
+        self.cancel_wait();
+        Err(e)
+    }
+
     fn no_room(&mut self, why: NoRoom) -> Result<Option<Reservation>, ChannelError> {
         let drop_mode = self.shared.backpressure == Backpressure::Drop;
-        // A weak writer holds nothing while it is not writing a frame, waiting included.
-        self.release_weak_slot();
+        // A weak writer holds nothing while it is not writing a frame, waiting included, except
+        // its slot while it holds the admission priority (`poll_reserve_wait`).
+        if !self.has_priority || !matches!(why, NoRoom::Full) {
+            self.release_weak_slot();
+        }
         self.waiting_for_slot = why == NoRoom::NoSlot;
         match why {
             NoRoom::Closed(e) => {
@@ -163,14 +174,9 @@ impl WriterCore {
                 Err(ChannelError::Full)
             }
             NoRoom::Full => Ok(None),
-            NoRoom::NoSlot => {
-                // Waiting for a slot, which strong writers may hold for ever: holding the
-                // priority meanwhile would stop them too.
-                if self.has_priority {
-                    self.give_up_priority();
-                }
-                Ok(None)
-            }
+            // The holder of the admission priority keeps its slot, so it never waits for one
+            // (and never makes writers that leave room for it wait on a slot).
+            NoRoom::NoSlot => Ok(None),
         }
     }
 
@@ -179,6 +185,7 @@ impl WriterCore {
     fn cancel_wait(&mut self) {
         if self.has_priority {
             self.give_up_priority();
+            self.release_weak_slot();
         }
     }
 
@@ -196,6 +203,12 @@ impl WriterCore {
             return;
         }
         if let Some(s) = self.slot.take() {
+            if self.sleeping && self.sleep_slot == Some(s) {
+                // It slept on this slot (holding the admission priority): clear its `asleep`
+                // flag before the slot can pass to another writer.
+                self.shared
+                    .wake_writer_done(self.sleep_slot, &mut self.sleeping);
+            }
             self.shared.release_writer_slot(s);
         }
     }
@@ -224,9 +237,22 @@ impl WriterCore {
     ) -> Poll<Result<Reservation, ChannelError>> {
         // A writer that waits for space (not for a slot) asks for admission priority, so that
         // smaller frames arriving meanwhile cannot keep taking the room it needs. (`try_*`
-        // calls, which never wait, do not ask.)
+        // calls, which never wait, do not ask.) A weak writer asks only with a slot in hand,
+        // and keeps it while it holds the priority: waiting for a slot then could stall every
+        // writer that leaves room for it.
         if !self.has_priority && !self.waiting_for_slot {
-            self.has_priority = self.shared.claim_priority(len);
+            if !self.strong && self.slot.is_none() {
+                self.slot = self.shared.claim_writer_slot(self.last_slot);
+                if let Some(s) = self.slot {
+                    self.last_slot = Some(s);
+                }
+            }
+            if self.slot.is_some() {
+                self.has_priority = self.shared.claim_priority(len);
+                if !self.has_priority {
+                    self.release_weak_slot();
+                }
+            }
         }
         // A strong writer waits on its slot's waker; a weak writer (which holds no slot while
         // waiting) on the shared waiter list. Both count as sleeping writers.
@@ -235,6 +261,12 @@ impl WriterCore {
             None => self
                 .shared
                 .wait_without_slot(cx.waker(), self.waiting_for_slot),
+        }
+        if self.sleeping && self.sleep_slot != self.slot {
+            // It slept elsewhere (a weak writer that now holds a slot, with the admission
+            // priority): move its sleep to where its waker now is.
+            self.shared
+                .wake_writer_done(self.sleep_slot, &mut self.sleeping);
         }
         if !self.sleeping {
             self.sleep_slot = self.slot;
@@ -517,6 +549,12 @@ macro_rules! writer_api {
             /// Polls for a reservation of `len` bytes, registering the task's waker to be woken
             /// when space may have been freed.
             ///
+            /// A writer that waits takes the channel's admission priority, so frames arriving
+            /// meanwhile leave room for its frame. A caller that gets `Pending` and gives up
+            /// should call this writer again or drop it: until then the writer keeps its place
+            /// (`docs/design.md`, "Admission priority"). The same holds for
+            /// [`poll_write`](Self::poll_write); the `async` forms give it back when dropped.
+            ///
             /// # Errors
             /// As [`try_reserve`](Self::try_reserve).
             pub fn poll_reserve(
@@ -537,7 +575,8 @@ macro_rules! writer_api {
             /// As [`try_reserve`](Self::try_reserve).
             ///
             /// # Cancel safety
-            /// Cancel safe: a dropped `Reserve` future holds no space.
+            /// Cancel safe: a dropped `Reserve` future holds no space, and gives back the admission
+            /// priority it may have taken while waiting (`docs/design.md`, "Admission priority").
             pub fn reserve(&mut self, len: usize) -> Reserve<'_> {
                 Reserve {
                     writer: Some(&mut self.core),
@@ -573,7 +612,8 @@ macro_rules! writer_api {
             /// As [`try_reserve`](Self::try_reserve).
             ///
             /// # Cancel safety
-            /// Cancel safe: if the future is dropped before it completes, nothing was written.
+            /// Cancel safe: if the future is dropped before it completes, nothing was written, and
+            /// the admission priority it may have taken while waiting is given back.
             pub async fn write(&mut self, buf: &[u8]) -> Result<usize, ChannelError> {
                 WriteWait(&mut self.core).write(buf).await
             }

@@ -145,7 +145,8 @@ impl Shared {
     /// read any of its stores, the fences synchronise, so this load of the gate (coherence:
     /// it comes after the writer's observation of `g`, and the gate never goes back) sees at
     /// least `g`, past `pos`. So a gate at or below `pos` proves the bytes intact without
-    /// loading `reserve`, the line every reservation CAS needs (`docs/bench.md`, "Stop 10").
+    /// loading `reserve`, the line every reservation CAS needs (`docs/design.md`, "Weak
+    /// readers").
     /// Otherwise the answer comes from `reserve`, as the seqlock's exact check.
     pub(crate) fn intact_since(&self, pos: usize) -> bool {
         // ORDERING: Acquire fence; pairs with the fence after the reservation CAS in

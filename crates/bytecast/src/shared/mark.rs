@@ -106,8 +106,8 @@ impl PosSlot for CachePadded<AtomicUsize> {
 ///
 /// Why: caught-up readers load only the position, over and over; the holder's other stores
 /// (the sequence number twice, the counts) then go to a line no reader holds, and only the
-/// store of the position has to take its line back from them. Measured (`docs/bench.md`,
-/// "Stop 10"), with the rest of the memory layout unchanged: `bytecast-try` 1→4, three
+/// store of the position has to take its line back from them. Measured (`docs/design.md`,
+/// "Cache padding"), with the rest of the memory layout unchanged: `bytecast-try` 1→4, three
 /// alternating rounds, 10.0 M → 12.0 M frames/s per reader.
 pub(crate) type PublishedCell = MarkCell<CachePadded<AtomicUsize>>;
 
@@ -194,7 +194,7 @@ impl<P: PosSlot> MarkCell<P> {
 /// Why: every caught-up reader keeps loading `published`'s line. A holder that read its last
 /// mark (or the seqlock's sequence number) back from that line would load a line the readers
 /// keep taking, and its loads would be squashed and replayed when they do; from this copy it
-/// only stores to `published` (`docs/bench.md`, "Stop 10").
+/// only stores to `published` (`docs/design.md`, "Publication: the baton").
 #[derive(Debug, Default)]
 pub(super) struct HolderCopy {
     seq: AtomicUsize,

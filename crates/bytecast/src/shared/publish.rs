@@ -118,7 +118,7 @@ impl Shared {
     /// would go through a stack copy: the compiler then summed its fields with 16-byte loads of
     /// words just stored 8 bytes at a time, a store-forwarding failure that made the lone
     /// writer wait for every store before it, the frame's included (`perf annotate`: 40 % of
-    /// `try_write`'s samples; `docs/bench.md`, "Stop 10").
+    /// `try_write`'s samples; `docs/design.md`, "Hot path: locks and allocation").
     #[inline]
     pub(super) fn publish_from(&self, pos: usize, frames: u64, payload: u64, walked: bool) {
         let mut mark = Mark {
