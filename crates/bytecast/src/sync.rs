@@ -1,7 +1,7 @@
 //! The one import point for atomics and shared ownership.
 //!
 //! Under `--cfg loom` every atomic, `Arc` and the waker cell come from loom, so the loom models in
-//! `crate::loom_tests` check the real protocol code; otherwise they come from `core`/`alloc` and
+//! `crate::loom_publication` check the real protocol code; otherwise they come from `core`/`alloc` and
 //! `atomic-waker`.
 
 #[cfg(loom)]

@@ -1,4 +1,4 @@
-//! Wake-ups: the races the loom models in `src/loom_more.rs` explore exhaustively, here on real
+//! Wake-ups: the races the loom models in `src/loom_wakeups.rs` explore exhaustively, here on real
 //! threads (so that ThreadSanitizer and Miri with many seeds check them too, see
 //! `cargo xtask tsan` and `cargo xtask miri-seeds`), plus single-threaded checks that a parked
 //! task is woken exactly when it can go on and never busy-loops.

@@ -177,6 +177,7 @@ impl<P: PosSlot> MarkCell<P> {
                     frames: self.frames.get(),
                     payload: self.payload.get(),
                 };
+                // ORDERING: Acquire fence; orders the field loads before the re-check of `seq`.
                 fence(Acquire);
                 // ORDERING: Relaxed; ordered after the field loads by the Acquire fence.
                 if self.seq.load(Relaxed) == s1 {

@@ -1,5 +1,5 @@
 //! More loom models: the wake-up races (`docs/reliability.md`), run by `cargo xtask loom`
-//! with the models of `loom_tests.rs` (every test name here contains `loom`).
+//! with the models of `loom_publication.rs` (every test name here contains `loom`).
 //!
 //! - terminate and drain racing a reader and a writer that are going to sleep;
 //! - a strong reader dropped while a writer waits on it;
