@@ -121,6 +121,7 @@ impl Channel {
         )
         .ok_or(ChannelError::InvalidCapacity {
             requested: config.capacity,
+            max: crate::MAX_CAPACITY,
         })?;
         Ok(Arc::new(Self {
             shared: crate::sync::Arc::new(shared),

@@ -99,11 +99,15 @@ impl Config {
         if self.capacity == 0 || self.capacity > MAX_CAPACITY {
             return Err(ChannelError::InvalidCapacity {
                 requested: self.capacity,
+                max: MAX_CAPACITY,
             });
         }
         for n in [self.max_writers, self.max_readers] {
             if n == 0 || n > MAX_HANDLES {
-                return Err(ChannelError::InvalidLimit { requested: n });
+                return Err(ChannelError::InvalidLimit {
+                    requested: n,
+                    max: MAX_HANDLES,
+                });
             }
         }
         Ok(self.capacity.next_power_of_two().max(MIN_CAPACITY))
@@ -133,7 +137,10 @@ mod tests {
     fn zero_and_huge_capacity_are_errors() {
         assert_eq!(
             Config::new(0).ring_capacity(),
-            Err(ChannelError::InvalidCapacity { requested: 0 })
+            Err(ChannelError::InvalidCapacity {
+                requested: 0,
+                max: MAX_CAPACITY
+            })
         );
         assert!(Config::new(MAX_CAPACITY + 1).ring_capacity().is_err());
         assert!(Config::new(usize::MAX).ring_capacity().is_err());

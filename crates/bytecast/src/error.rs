@@ -53,11 +53,15 @@ pub enum ChannelError {
     InvalidCapacity {
         /// The requested capacity.
         requested: usize,
+        /// The largest capacity ([`MAX_CAPACITY`](crate::MAX_CAPACITY)).
+        max: usize,
     },
     /// A handle limit of 0 or above the maximum.
     InvalidLimit {
         /// The requested limit.
         requested: usize,
+        /// The largest limit ([`MAX_HANDLES`](crate::MAX_HANDLES)).
+        max: usize,
     },
 }
 
@@ -79,13 +83,12 @@ impl fmt::Display for ChannelError {
             }
             Self::TooManyWriters { max } => write!(f, "too many writers: the limit is {max}"),
             Self::TooManyReaders { max } => write!(f, "too many readers: the limit is {max}"),
-            Self::InvalidCapacity { requested } => write!(
+            Self::InvalidCapacity { requested, max } => write!(
                 f,
-                "invalid channel capacity {requested}: must be between 1 and {} bytes and allocatable",
-                crate::config::MAX_CAPACITY
+                "invalid channel capacity {requested}: must be between 1 and {max} bytes and allocatable"
             ),
-            Self::InvalidLimit { requested } => {
-                write!(f, "invalid handle limit {requested}: must be between 1 and 65535")
+            Self::InvalidLimit { requested, max } => {
+                write!(f, "invalid handle limit {requested}: must be between 1 and {max}")
             }
         }
     }

@@ -107,9 +107,9 @@ pub mod io;
 #[cfg(all(test, loom))]
 mod loom_edges;
 #[cfg(all(test, loom))]
-mod loom_wakeups;
-#[cfg(all(test, loom))]
 mod loom_publication;
+#[cfg(all(test, loom))]
+mod loom_wakeups;
 
 pub use channel::{Channel, Stats};
 pub use config::{Backpressure, Config, MAX_CAPACITY, MAX_HANDLES, MIN_CAPACITY};

@@ -69,7 +69,10 @@ fn capacity_zero_panics_in_new() {
 fn capacity_zero_is_an_error_from_try_new() {
     assert_eq!(
         Channel::try_new(0, Backpressure::Park).unwrap_err(),
-        ChannelError::InvalidCapacity { requested: 0 }
+        ChannelError::InvalidCapacity {
+            requested: 0,
+            max: bytecast::MAX_CAPACITY
+        }
     );
 }
 
@@ -96,7 +99,8 @@ fn capacity_usize_max_is_an_error_and_new_panics_with_its_value() {
     assert_eq!(
         Channel::try_new(usize::MAX, Backpressure::Drop).unwrap_err(),
         ChannelError::InvalidCapacity {
-            requested: usize::MAX
+            requested: usize::MAX,
+            max: bytecast::MAX_CAPACITY,
         }
     );
     let msg = catch_unwind(|| Channel::new(usize::MAX))
@@ -114,7 +118,8 @@ fn capacity_above_max_capacity_is_an_error() {
     assert_eq!(
         Channel::try_new(MAX_CAPACITY + 1, Backpressure::Park).unwrap_err(),
         ChannelError::InvalidCapacity {
-            requested: MAX_CAPACITY + 1
+            requested: MAX_CAPACITY + 1,
+            max: bytecast::MAX_CAPACITY,
         }
     );
 }
@@ -129,7 +134,8 @@ fn max_capacity_allocation_failure_child() {
     assert_eq!(
         Channel::try_new(MAX_CAPACITY, Backpressure::Park).unwrap_err(),
         ChannelError::InvalidCapacity {
-            requested: MAX_CAPACITY
+            requested: MAX_CAPACITY,
+            max: bytecast::MAX_CAPACITY,
         }
     );
     let msg = catch_unwind(|| Channel::new(MAX_CAPACITY))
@@ -274,12 +280,16 @@ fn max_handles_writers_then_too_many_writers_and_invalid_limit_above() {
     assert_eq!(
         Channel::try_with_config(Config::new(64).max_writers(MAX_HANDLES + 1)).unwrap_err(),
         ChannelError::InvalidLimit {
-            requested: MAX_HANDLES + 1
+            requested: MAX_HANDLES + 1,
+            max: bytecast::MAX_HANDLES,
         }
     );
     assert_eq!(
         Channel::try_with_config(Config::new(64).max_readers(0)).unwrap_err(),
-        ChannelError::InvalidLimit { requested: 0 }
+        ChannelError::InvalidLimit {
+            requested: 0,
+            max: bytecast::MAX_HANDLES
+        }
     );
     let n = if cfg!(miri) { 100 } else { MAX_HANDLES };
     let chan = Channel::try_with_config(Config::new(1024).max_writers(n)).unwrap();

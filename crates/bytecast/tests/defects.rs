@@ -683,7 +683,8 @@ fn f09_max_handles_writers_then_an_error_and_no_panic_on_drop() {
     assert_eq!(
         Channel::try_with_config(Config::new(64).max_writers(MAX_HANDLES + 1)).unwrap_err(),
         ChannelError::InvalidLimit {
-            requested: MAX_HANDLES + 1
+            requested: MAX_HANDLES + 1,
+            max: bytecast::MAX_HANDLES,
         }
     );
 }
@@ -990,7 +991,10 @@ fn f16_writer_thread_and_weak_reader_thread_are_race_free() {
 fn f17_zero_capacity_is_rejected_and_the_real_capacity_is_exposed() {
     assert_eq!(
         Channel::try_new(0, Backpressure::Park).unwrap_err(),
-        ChannelError::InvalidCapacity { requested: 0 }
+        ChannelError::InvalidCapacity {
+            requested: 0,
+            max: bytecast::MAX_CAPACITY
+        }
     );
     assert!(std::panic::catch_unwind(|| Channel::new(0)).is_err());
     for (req, real) in [(1, 64), (3, 64), (5, 64), (1000, 1024), (4096, 4096)] {

@@ -107,25 +107,37 @@ fn unallocatable_capacity_panics_with_a_clear_message() {
 fn zero_or_unallocatable_capacity_is_an_error_from_the_fallible_constructors() {
     assert_eq!(
         Channel::try_new(0, Backpressure::Park).unwrap_err(),
-        ChannelError::InvalidCapacity { requested: 0 }
+        ChannelError::InvalidCapacity {
+            requested: 0,
+            max: bytecast::MAX_CAPACITY
+        }
     );
     assert_eq!(
         Channel::try_new(MAX_CAPACITY + 1, Backpressure::Drop).unwrap_err(),
         ChannelError::InvalidCapacity {
-            requested: MAX_CAPACITY + 1
+            requested: MAX_CAPACITY + 1,
+            max: bytecast::MAX_CAPACITY,
         }
     );
     assert_eq!(
         Channel::try_new(usize::MAX, Backpressure::Park).unwrap_err(),
         ChannelError::InvalidCapacity {
-            requested: usize::MAX
+            requested: usize::MAX,
+            max: bytecast::MAX_CAPACITY,
         }
     );
     assert_eq!(
         Channel::try_with_config(Config::new(0)).unwrap_err(),
-        ChannelError::InvalidCapacity { requested: 0 }
+        ChannelError::InvalidCapacity {
+            requested: 0,
+            max: bytecast::MAX_CAPACITY
+        }
     );
-    let msg = ChannelError::InvalidCapacity { requested: 0 }.to_string();
+    let msg = ChannelError::InvalidCapacity {
+        requested: 0,
+        max: bytecast::MAX_CAPACITY,
+    }
+    .to_string();
     assert!(msg.contains("capacity") && msg.contains('0'), "{msg}");
     assert!(Channel::try_new(1, Backpressure::Park).is_ok());
 }
