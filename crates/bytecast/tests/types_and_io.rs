@@ -1,0 +1,130 @@
+//! Types and the `std::io` mapping: `ChannelError` is a well-behaved error type, handles and
+//! their futures are `Send`, channel errors map to the documented `io::ErrorKind`s (with
+//! `ReaderBehind` downcastable), and nothing panics when handles drop in any order.
+//!
+//! Single-threaded and driven by hand (`try_*` and `poll_*` with counting wakers) unless a test
+//! needs real concurrency; tests that could hang on a bug run under a watchdog that turns a hang
+//! into a failure. docs/semantics.md maps each promise to these tests.
+
+use bytecast::{Channel, ChannelError, StrongReader, StrongWriter, WeakReader, WeakWriter};
+
+#[test]
+fn channel_error_is_a_well_behaved_error_type() {
+    fn assert_error<E>()
+    where
+        E: std::fmt::Debug
+            + std::fmt::Display
+            + Clone
+            + PartialEq
+            + Eq
+            + Send
+            + Sync
+            + 'static
+            + std::error::Error,
+    {
+    }
+    assert_error::<ChannelError>();
+    let e = ChannelError::ReaderBehind(3);
+    assert_eq!(e.clone(), e);
+    assert!(!format!("{e:?}").is_empty() && e.to_string().contains('3'));
+}
+
+#[test]
+fn handles_and_their_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Channel>();
+    let chan = Channel::new(64);
+    let mut sw = chan.new_strong_writer();
+    let mut ww = chan.new_weak_writer();
+    let mut sr = chan.new_strong_reader();
+    let mut wr = chan.new_weak_reader();
+    assert_send(&chan);
+    assert_send(&sw);
+    assert_send(&ww);
+    assert_send(&sr);
+    assert_send(&wr);
+    assert_send(&sw.write(b"x"));
+    assert_send(&ww.write(b"x"));
+    assert_send(&sw.reserve(1));
+    assert_send(&sr.read_frame(8));
+    assert_send(&wr.read_frame(8));
+    assert_send(&sr.read(&mut [0; 1]));
+    assert_send(&sr.borrow_frame());
+    let mut any = chan.new_writer();
+    assert_send(&any.write(b"x"));
+    let mut reader: bytecast::Reader = chan.new_weak_reader().into();
+    assert_send(&reader.read_frame(8));
+    fn assert_static_send<T: Send + 'static>(_: T) {}
+    assert_static_send(chan.new_strong_writer());
+    assert_static_send(chan.new_weak_reader());
+    let _: (StrongWriter, WeakWriter, StrongReader, WeakReader) = (sw, ww, sr, wr);
+}
+
+#[test]
+fn io_errors_map_as_documented_and_reader_behind_is_downcastable() {
+    use bytecast::io::{read_result, write_result};
+    use std::io;
+    let kind = |e: ChannelError| io::Error::from(e).kind();
+    assert_eq!(
+        kind(ChannelError::Terminated),
+        io::ErrorKind::ConnectionAborted
+    );
+    assert_eq!(kind(ChannelError::Draining), io::ErrorKind::BrokenPipe);
+    assert_eq!(kind(ChannelError::ReaderBehind(5)), io::ErrorKind::Other);
+    assert_eq!(
+        kind(ChannelError::FrameTooLarge { len: 9, max: 8 }),
+        io::ErrorKind::InvalidInput
+    );
+    assert_ne!(kind(ChannelError::Draining), io::ErrorKind::Interrupted);
+    let e = io::Error::from(ChannelError::ReaderBehind(42));
+    assert_eq!(
+        e.get_ref().and_then(|i| i.downcast_ref::<ChannelError>()),
+        Some(&ChannelError::ReaderBehind(42))
+    );
+    assert_eq!(write_result(Err(ChannelError::Full)).unwrap(), 0);
+    assert_eq!(write_result(Ok(7)).unwrap(), 7);
+    assert_eq!(
+        write_result(Err(ChannelError::Draining))
+            .unwrap_err()
+            .kind(),
+        io::ErrorKind::BrokenPipe
+    );
+    assert_eq!(
+        read_result(Err(ChannelError::Terminated))
+            .unwrap_err()
+            .kind(),
+        io::ErrorKind::ConnectionAborted
+    );
+    assert_eq!(read_result(Ok(0)).unwrap(), 0);
+}
+
+#[test]
+fn nothing_panics_when_handles_drop_in_any_order() {
+    for order in 0..6 {
+        let chan = Channel::new(64);
+        let mut w = chan.new_strong_writer();
+        let r = chan.new_strong_reader();
+        let weak = chan.new_weak_reader();
+        let ww = chan.new_weak_writer();
+        let g = w.try_reserve(8).unwrap().unwrap();
+        drop(g);
+        match order {
+            0 => drop((chan, w, r, weak, ww)),
+            1 => drop((w, chan, ww, weak, r)),
+            2 => drop((r, weak, chan, ww, w)),
+            3 => {
+                chan.terminate().unwrap();
+                drop((w, r, chan));
+            }
+            4 => {
+                chan.drain().unwrap();
+                drop((chan, r, w));
+            }
+            _ => {
+                let s = w.downgrade();
+                drop((chan, s, r));
+            }
+        }
+    }
+}
