@@ -255,8 +255,8 @@ mod tests {
             parse(&["fuzz", "--target", "ops", "--seconds", "5"]),
             Ok(Command::Fuzz { seconds: 5, target: Some(t) }) if t == "ops"
         ));
-        match parse(&["miri", "--", "f16_"]) {
-            Ok(Command::Step(Step::Miri { args })) => assert_eq!(args, ["f16_"]),
+        match parse(&["miri", "--", "race_free"]) {
+            Ok(Command::Step(Step::Miri { args })) => assert_eq!(args, ["race_free"]),
             other => panic!("{other:?}"),
         }
         match parse(&["demo", "--writers", "8", "--help"]) {

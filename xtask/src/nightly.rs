@@ -31,15 +31,15 @@ pub(crate) fn miri(tally: &mut Tally, args: &[String]) -> Result<()> {
 
 /// `miri-seeds [ARGS...]`: `bytecast`'s threaded tests under Miri with several scheduler seeds
 /// (strict provenance): the stress scenarios, the threaded wake-up tests, and the writer and
-/// reader thread pairs of the selium-messaging regressions (`f16_`). `ARGS` are extra
-/// `cargo miri test` arguments; `MIRIFLAGS` from the environment is appended (a later
+/// reader thread pairs of the selium-messaging regressions (`*_thread_are_race_free`). `ARGS`
+/// are extra `cargo miri test` arguments; `MIRIFLAGS` from the environment is appended (a later
 /// `-Zmiri-many-seeds` wins).
 pub(crate) fn miri_seeds(tally: &mut Tally, args: &[String]) -> Result<()> {
     setup_miri()?;
     let flags = miriflags(&format!("{MIRIFLAGS} {MANY_SEEDS}"));
     let runs: [&[&str]; 2] = [
         &["--test", "stress", "--test", "wakeups"],
-        &["--test", "defects", "--", "f16_"],
+        &["--test", "selium_regressions", "--", "_thread_are_race_free"],
     ];
     for tests in runs {
         cmd::run_tests(
