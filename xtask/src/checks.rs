@@ -86,15 +86,28 @@ pub(crate) fn no_std() -> Result<()> {
 
 /// `loom`: model-check `bytecast`'s concurrent code with loom.
 ///
-/// Builds with `--cfg loom` into its own target directory (`target/loom`), so the changed
-/// `RUSTFLAGS` do not invalidate the normal build cache, and runs only the library tests whose
-/// names contain `loom`. The preemption bound defaults to 1, which keeps the step to seconds;
-/// set `LOOM_MAX_PREEMPTIONS=2` (or more) in the environment for the deep run.
+/// Builds with `--cfg bytecast_loom` (the crate's own switch) into its own target directory
+/// (`target/loom`), so the changed `RUSTFLAGS` do not invalidate the normal build cache, and
+/// runs only the library tests whose names contain `loom`. The preemption bound defaults to 1,
+/// which keeps the step to seconds; set `LOOM_MAX_PREEMPTIONS=2` (or more) in the environment
+/// for the deep run. Then it builds the core as a downstream crate running its own loom tests
+/// would (`--cfg loom`, tokio's convention) and runs the semantics suite there: a user's
+/// `--cfg loom` must change nothing in bytecast.
 pub(crate) fn loom(tally: &mut Tally) -> Result<()> {
     cmd::run_tests(
         cargo()
+            .args(["test", "-p", "bytecast", "--test", "log"])
+            .env("RUSTFLAGS", "--cfg loom")
+            .env(
+                "CARGO_TARGET_DIR",
+                project_root().join("target").join("user-loom"),
+            ),
+        tally,
+    )?;
+    cmd::run_tests(
+        cargo()
             .args(["test", "-p", "bytecast", "--lib", "--release", "--", "loom"])
-            .env("RUSTFLAGS", "--cfg loom -C debug-assertions")
+            .env("RUSTFLAGS", "--cfg bytecast_loom -C debug-assertions")
             .env(
                 "LOOM_MAX_PREEMPTIONS",
                 std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "1".into()),

@@ -101,7 +101,7 @@ enum Step {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// The core's loom models (`--cfg loom`, preemption bound from `LOOM_MAX_PREEMPTIONS`, 1).
+    /// The core's loom models (`--cfg bytecast_loom`, preemption bound from `LOOM_MAX_PREEMPTIONS`, 1).
     Loom,
     /// The stress test for 5 seconds per scenario.
     StressSmoke,

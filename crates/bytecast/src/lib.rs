@@ -104,17 +104,17 @@ pub mod blocking;
 #[cfg(feature = "std")]
 pub mod io;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, bytecast_loom))]
 mod loom_edges;
-#[cfg(all(test, loom))]
+#[cfg(all(test, bytecast_loom))]
 mod loom_publication;
-#[cfg(all(test, loom))]
+#[cfg(all(test, bytecast_loom))]
 mod loom_wakeups;
 
 pub use channel::{Channel, Stats};
 pub use config::{Backpressure, Config, MAX_CAPACITY, MAX_HANDLES, MIN_CAPACITY};
 pub use error::ChannelError;
-#[cfg(not(loom))]
+#[cfg(not(bytecast_loom))]
 pub use reader::FrameRef;
 pub use reader::{Reader, StartAt, StrongReader, WeakReader};
 pub use shared::ReaderStats;

@@ -1,6 +1,6 @@
 //! Loom models of publication and gating: writers publishing in reservation order, a strong
 //! reader gating and waking a writer, aborted grants skipped. Run by `cargo xtask loom`
-//! (`RUSTFLAGS="--cfg loom" cargo test -p bytecast --lib --release loom`).
+//! (`RUSTFLAGS="--cfg bytecast_loom" cargo test -p bytecast --lib --release loom`).
 //!
 //! Each model uses a 64-byte ring (frames of at most 56 bytes) and two or three threads, and
 //! drives the public handles, so the real reservation, publication, gating and sleep/wake code

@@ -18,7 +18,7 @@ use core::task::{Context, Poll};
 /// (a `spin_loop` hint and one load of the published end each, about a microsecond in all) before
 /// it parks. Bounded, so an async task never holds its executor thread longer than that; none
 /// under loom, to keep the models small.
-const SPIN_BEFORE_PARK: usize = if cfg!(loom) { 0 } else { 64 };
+const SPIN_BEFORE_PARK: usize = if cfg!(bytecast_loom) { 0 } else { 64 };
 
 /// `slot` of a reader created on a terminated channel (it holds none).
 const NO_SLOT: usize = usize::MAX;
@@ -172,13 +172,35 @@ impl ReaderCore {
         self.unreleased += footprint;
         if self.unreleased >= self.shared.capacity() / 16 {
             self.release();
-        } else if self.strong && !pos_lt(self.mark.pos, self.known_end) {
-            // At the end it knew: if that is still the published end, it has read everything,
-            // and holds nothing back (a frame of up to `max_frame_len()` may need every byte
-            // of the ring, and the reader may not poll again until that frame is written).
-            self.known_end = self.shared.published.pos();
-            if self.mark.pos == self.known_end {
-                self.release();
+        } else if self.strong && data_len.is_some() {
+            self.release_if_read_everything();
+        }
+    }
+
+    /// After a data frame: a strong reader that has read every data frame published releases,
+    /// so it holds nothing back (a frame of up to `max_frame_len()` may need every byte of the
+    /// ring, and the reader may not poll again until that frame is written). Records that
+    /// carry no data (the padding after a short commit, an aborted grant) are passed on the
+    /// way: they hold nothing to read. A reader with a data frame ahead stops at its header (one
+    /// load of a line its next read needs anyway); one at the end it knew reloads `published`.
+    #[inline]
+    fn release_if_read_everything(&mut self) {
+        loop {
+            if !pos_lt(self.mark.pos, self.known_end) {
+                self.known_end = self.shared.published.pos();
+                if self.mark.pos == self.known_end {
+                    self.release();
+                    return;
+                }
+            }
+            // Below `published`: finished and, for a strong reader, never overwritten.
+            let raw = self.shared.ring.load_u64(self.shared.index(self.mark.pos));
+            match Header::decode(raw) {
+                Some(h) if h.kind != Kind::Data => {
+                    self.mark.pos = pos_add(self.mark.pos, h.footprint());
+                    self.unreleased += h.footprint();
+                }
+                _ => return,
             }
         }
     }
@@ -374,6 +396,11 @@ impl ReaderCore {
     }
 
     fn lag(&self) -> u64 {
+        if !self.terminated && !self.strong && self.shared.flagged_far(self.slot) {
+            // Lapped by more than a quarter of the position space: distances no longer
+            // compare; it is at least that far behind.
+            return crate::frame::POS_FAR as u64;
+        }
         let published = self.shared.published.pos();
         if pos_lt(self.mark.pos, published) {
             pos_sub(published, self.mark.pos) as u64
@@ -609,7 +636,7 @@ impl StrongReader {
     ///
     /// # Errors
     /// [`ChannelError::EndOfStream`], [`ChannelError::Terminated`].
-    #[cfg(not(loom))]
+    #[cfg(not(bytecast_loom))]
     pub fn try_borrow_frame(&mut self) -> Result<Option<FrameRef<'_>>, ChannelError> {
         let Some(head) = self.core.head()? else {
             return Ok(None);
@@ -626,7 +653,7 @@ impl StrongReader {
     ///
     /// # Errors
     /// [`ChannelError::Terminated`].
-    #[cfg(not(loom))]
+    #[cfg(not(bytecast_loom))]
     pub fn poll_fill_buf(&mut self, cx: &mut Context<'_>) -> Poll<Result<&[u8], ChannelError>> {
         match self.poll_frame_ready(cx) {
             Poll::Pending => Poll::Pending,
@@ -636,7 +663,7 @@ impl StrongReader {
         }
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(bytecast_loom))]
     fn fill_buf_now(&mut self) -> Result<&[u8], ChannelError> {
         let c = &mut self.core;
         let head = c
@@ -683,7 +710,7 @@ impl StrongReader {
     ///
     /// # Cancel safety
     /// Cancel safe.
-    #[cfg(not(loom))]
+    #[cfg(not(bytecast_loom))]
     pub async fn borrow_frame(&mut self) -> Result<FrameRef<'_>, ChannelError> {
         core::future::poll_fn(|cx| self.poll_frame_ready(cx)).await?;
         Ok(self
@@ -712,13 +739,13 @@ impl WeakReader {
 }
 
 /// A strong reader's frame, borrowed straight from the ring. Released when dropped.
-#[cfg(not(loom))]
+#[cfg(not(bytecast_loom))]
 pub struct FrameRef<'a> {
     reader: &'a mut ReaderCore,
     head: Head,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(bytecast_loom))]
 impl FrameRef<'_> {
     /// Id of the writer of this frame.
     pub fn writer(&self) -> u16 {
@@ -734,7 +761,7 @@ impl FrameRef<'_> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(bytecast_loom))]
 impl core::ops::Deref for FrameRef<'_> {
     type Target = [u8];
     #[inline]
@@ -743,7 +770,7 @@ impl core::ops::Deref for FrameRef<'_> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(bytecast_loom))]
 impl fmt::Debug for FrameRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FrameRef")
@@ -753,7 +780,7 @@ impl fmt::Debug for FrameRef<'_> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(bytecast_loom))]
 impl Drop for FrameRef<'_> {
     #[inline]
     fn drop(&mut self) {

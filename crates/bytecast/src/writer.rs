@@ -6,7 +6,7 @@
 
 use crate::error::ChannelError;
 use crate::ring::WordWriter;
-use crate::shared::{NoRoom, Reservation, Shared};
+use crate::shared::{NoRoom, Reservation, Shared, PRIORITY_PATIENCE};
 use crate::sync::Arc;
 use crate::Backpressure;
 use core::fmt;
@@ -33,9 +33,14 @@ pub(crate) struct WriterCore {
     /// A grant that was leaked (`mem::forget`) leaves it here, and the writer aborts it before
     /// its next reservation or when it leaves, so a forgotten grant behaves like a dropped one.
     open_grant: Option<Reservation>,
-    /// This writer holds the channel's admission priority (`Shared::claim_priority`): it waited
-    /// for space, and other writers leave room for its frame until it is admitted.
-    has_priority: bool,
+    /// This writer's claim on the channel's admission priority (`Shared::claim_priority`), or
+    /// 0: it waited for space, and other writers leave room for its frame until it is admitted.
+    claim: usize,
+    /// Refusals in a row for the room the priority's holder needs while that holder could come
+    /// (`NoRoom::Priority`); at `PRIORITY_PATIENCE` this writer takes the priority over.
+    yields: u32,
+    /// Tells this handle apart from others for the priority's turns.
+    token: usize,
 }
 
 impl fmt::Debug for WriterCore {
@@ -52,7 +57,8 @@ impl WriterCore {
     /// A writer of either kind with no slot yet; `terminated` ones hold nothing and are not
     /// counted.
     fn bare(shared: Arc<Shared>, strong: bool, terminated: bool) -> Self {
-        Self {
+        let token = shared.writer_token();
+        let mut w = Self {
             shared,
             strong,
             slot: None,
@@ -62,8 +68,12 @@ impl WriterCore {
             sleep_slot: None,
             waiting_for_slot: false,
             open_grant: None,
-            has_priority: false,
-        }
+            claim: 0,
+            yields: 0,
+            token: 0,
+        };
+        w.token = token;
+        w
     }
 
     /// A strong writer holding a slot for its life. On a terminated channel it is a terminated
@@ -135,14 +145,27 @@ impl WriterCore {
                 None => return self.no_room(NoRoom::NoSlot),
             },
         };
-        match self.shared.try_reserve(slot, len, self.has_priority) {
-            Ok(res) => {
-                if self.has_priority {
-                    self.give_up_priority();
+        loop {
+            match self.shared.try_reserve(slot, len, self.claim) {
+                Ok(res) => {
+                    self.yields = 0;
+                    if self.claim != 0 {
+                        self.give_up_priority();
+                    }
+                    return Ok(Some(res));
                 }
-                Ok(Some(res))
+                Err(NoRoom::Priority(seen)) => {
+                    self.yields += 1;
+                    if self.yields < PRIORITY_PATIENCE {
+                        return self.no_room(NoRoom::Priority(seen));
+                    }
+                    // The holder had room for its frame through all these refusals and did
+                    // not come: take its priority over and try again.
+                    self.yields = 0;
+                    self.shared.revoke_priority(seen);
+                }
+                Err(e) => return self.no_room(e),
             }
-            Err(e) => self.no_room(e),
         }
     }
 
@@ -158,22 +181,26 @@ impl WriterCore {
         let drop_mode = self.shared.backpressure == Backpressure::Drop;
         // A weak writer holds nothing while it is not writing a frame, waiting included, except
         // its slot while it holds the admission priority (`poll_reserve_wait`).
-        if !self.has_priority || !matches!(why, NoRoom::Full) {
+        if self.claim == 0 || !matches!(why, NoRoom::Full) {
             self.release_weak_slot();
         }
         self.waiting_for_slot = why == NoRoom::NoSlot;
         match why {
             NoRoom::Closed(e) => {
-                if self.has_priority {
+                if self.claim != 0 {
                     self.give_up_priority();
                 }
                 Err(e)
             }
-            NoRoom::Full | NoRoom::NoSlot if drop_mode => {
+            NoRoom::Full | NoRoom::NoSlot | NoRoom::Priority(_) if drop_mode => {
                 self.shared.count_dropped();
                 Err(ChannelError::Full)
             }
-            NoRoom::Full => Ok(None),
+            NoRoom::Full => {
+                self.yields = 0;
+                Ok(None)
+            }
+            NoRoom::Priority(_) => Ok(None),
             // The holder of the admission priority keeps its slot, so it never waits for one
             // (and never makes writers that leave room for it wait on a slot).
             NoRoom::NoSlot => Ok(None),
@@ -183,7 +210,8 @@ impl WriterCore {
     /// A wait was given up (its future dropped before it completed): give back the admission
     /// priority, if this writer holds it, so other writers stop leaving room for it.
     fn cancel_wait(&mut self) {
-        if self.has_priority {
+        self.yields = 0;
+        if self.claim != 0 {
             self.give_up_priority();
             self.release_weak_slot();
         }
@@ -193,8 +221,8 @@ impl WriterCore {
     /// that left room for this one.
     #[cold]
     fn give_up_priority(&mut self) {
-        self.has_priority = false;
-        self.shared.release_priority();
+        self.shared
+            .release_priority(core::mem::take(&mut self.claim));
     }
 
     #[inline]
@@ -240,7 +268,7 @@ impl WriterCore {
         // calls, which never wait, do not ask.) A weak writer asks only with a slot in hand,
         // and keeps it while it holds the priority: waiting for a slot then could stall every
         // writer that leaves room for it.
-        if !self.has_priority && !self.waiting_for_slot {
+        if self.claim == 0 && !self.waiting_for_slot && self.yields == 0 {
             if !self.strong && self.slot.is_none() {
                 self.slot = self.shared.claim_writer_slot(self.last_slot);
                 if let Some(s) = self.slot {
@@ -248,8 +276,9 @@ impl WriterCore {
                 }
             }
             if self.slot.is_some() {
-                self.has_priority = self.shared.claim_priority(len);
-                if !self.has_priority {
+                let others_wait = self.shared.other_writers_wait(self.sleeping);
+                self.claim = self.shared.claim_priority(len, self.token, others_wait);
+                if self.claim == 0 {
                     self.release_weak_slot();
                 }
             }
@@ -279,7 +308,15 @@ impl WriterCore {
                     .wake_writer_done(self.sleep_slot, &mut self.sleeping);
                 Poll::Ready(r)
             }
-            None => Poll::Pending,
+            None => {
+                if self.yields > 0 {
+                    // Refused only for the room of a priority holder that could come now: it
+                    // was woken; yield to it (be polled again soon) rather than sleep, so that
+                    // a holder that never comes is taken over (`Shared::revoke_priority`).
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -362,7 +399,7 @@ impl WriterCore {
     /// (once).
     fn leave(&mut self) {
         self.abort_leaked_grant();
-        if self.has_priority {
+        if self.claim != 0 {
             self.give_up_priority();
         }
         self.shared
@@ -502,14 +539,18 @@ impl<'a> Future for Reserve<'a> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let len = self.len;
-        let w = self.writer.take().expect("Reserve polled after completion");
+        // The writer stays in the future while it polls: if the poll unwinds (a waker's `clone`
+        // may panic), the future's `Drop` still gives the wait up.
+        let w = self
+            .writer
+            .as_deref_mut()
+            .expect("Reserve polled after completion");
         match w.poll_reserve(cx, len) {
-            Poll::Ready(Ok(res)) => Poll::Ready(Ok(w.grant(res))),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
-                self.writer = Some(w);
-                Poll::Pending
+            Poll::Ready(r) => {
+                let w = self.writer.take().expect("the writer is still here");
+                Poll::Ready(r.map(|res| w.grant(res)))
             }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -709,10 +750,15 @@ impl WeakWriter {
         if self.core.terminated || self.core.shared.is_terminated() {
             return Err((self, ChannelError::Terminated));
         }
-        match StrongWriter::new(self.core.shared.clone()) {
-            // `self` drops after the strong writer is counted.
+        // A grant of this writer that was forgotten holds its slot: abort it first, as dropping
+        // this weak writer would.
+        let mut this = self;
+        this.core.abort_leaked_grant();
+        let this = this;
+        match StrongWriter::new(this.core.shared.clone()) {
+            // `this` drops after the strong writer is counted.
             Ok(s) => Ok(s),
-            Err(e) => Err((self, e)),
+            Err(e) => Err((this, e)),
         }
     }
 }

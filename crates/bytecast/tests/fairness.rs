@@ -189,3 +189,122 @@ fn small_writer_is_not_starved_by_a_big_writer_that_keeps_waiting() {
         assert_frames("reader", &got, &committed);
     });
 }
+
+// Admission priority: turns between full-size writers, and a holder that does not come.
+
+/// Two writers of full-size frames take turns: A loops on full-size writes, B makes one, tasks
+/// polled in wake order (A first) as a single-threaded executor would. A writer that has just
+/// given the priority back does not claim it again while B waits, so B is admitted.
+#[test]
+fn full_size_writer_is_not_starved_by_another_full_size_writer() {
+    guarded("two full-size writers", || {
+        let chan = parked_ring(256);
+        let max = chan.max_frame_len();
+        let mut reader = chan.new_strong_reader();
+        let mut a = chan.new_strong_writer();
+        let mut b = chan.new_strong_writer();
+        let fa = vec![0xAAu8; max];
+        let fb = vec![0xBBu8; max];
+        let a_frames = std::cell::Cell::new(0usize);
+        // A's task: loop { a.write(fa).await }. B's task: b.write(fb).await once.
+        let mut a_task = Box::pin(async {
+            loop {
+                a.write(&fa).await.unwrap();
+                a_frames.set(a_frames.get() + 1);
+            }
+        });
+        let mut b_task = Box::pin(b.write(&fb));
+        let mut b_done = false;
+        for _step in 0..50 {
+            // Tasks run in wake order: A, then B, then the reader reads one frame.
+            let _: Poll<()> = a_task.as_mut().poll(&mut noop_cx());
+            if let Poll::Ready(r) = b_task.as_mut().poll(&mut noop_cx()) {
+                r.unwrap();
+                b_done = true;
+                break;
+            }
+            let _ = reader.try_read_frame(max).unwrap();
+        }
+        assert!(
+            b_done,
+            "B's full-size frame was never admitted while A wrote {} full-size frames",
+            a_frames.get()
+        );
+    });
+}
+
+/// A forgotten `Reserve` future of a full-size frame keeps its admission priority, but another
+/// writer that finds the holder's room free takes the priority over after a bounded number of
+/// refusals (`PRIORITY_PATIENCE`): no stall.
+#[test]
+fn forgotten_pending_reserve_does_not_stall_other_writers() {
+    guarded("forgotten reserve", || {
+        let chan = parked_ring(256);
+        let max = chan.max_frame_len();
+        let mut reader = chan.new_strong_reader();
+        let mut a = chan.new_strong_writer();
+        let mut b = chan.new_strong_writer();
+        // Fill the ring so that A's full-size reserve must wait.
+        assert_eq!(a.try_write(&vec![1u8; max]).unwrap(), Some(max));
+        {
+            let mut fut = Box::pin(a.reserve(max));
+            assert!(fut.as_mut().poll(&mut noop_cx()).is_pending());
+            std::mem::forget(fut);
+        }
+        // The reader reads everything: the ring is empty.
+        let (_, f) = reader.try_read_frame(max).unwrap().unwrap();
+        assert_eq!(f.len(), max);
+        assert_eq!(chan.stats().in_use, 0, "ring empty");
+        // Another writer, an empty ring, an 8-byte frame: it must go in, after at most a
+        // bounded number of refusals (`PRIORITY_PATIENCE`, 64: the holder had room and did not
+        // come).
+        let mut got = None;
+        for _ in 0..=64 {
+            got = b.try_write(&[2u8; 8]).unwrap();
+            if got.is_some() {
+                break;
+            }
+        }
+        assert_eq!(
+            got,
+            Some(8),
+            "an 8-byte frame is refused by an empty ring: A's forgotten reserve still holds the \
+             admission priority"
+        );
+    });
+}
+
+/// A writer that polled once, got `Pending` and went idle (an `AsyncWrite` under a timeout)
+/// keeps its claim; another writer's blocking write into the emptied ring yields a bounded
+/// number of times, takes the priority over and completes.
+#[test]
+fn writer_that_polled_once_and_went_idle_does_not_block_others_forever() {
+    guarded("idle priority holder", || {
+        let chan = parked_ring(256);
+        let max = chan.max_frame_len();
+        let mut reader = chan.new_strong_reader();
+        let mut a = chan.new_strong_writer();
+        let mut b = chan.new_strong_writer();
+        assert_eq!(a.try_write(&vec![1u8; max]).unwrap(), Some(max));
+        // A (e.g. an `AsyncWrite` adapter under `tokio::time::timeout(write_all)`) polls once,
+        // gets Pending, and its caller moves on without dropping the handle.
+        assert!(a.poll_write(&mut noop_cx(), &vec![3u8; max]).is_pending());
+        let _ = reader.try_read_frame(max).unwrap().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let r = b.blocking_write(&[2u8; 8]);
+            let _ = tx.send(r);
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(3));
+        assert!(
+            got.is_ok(),
+            "B's 8-byte write into an empty ring hangs while idle A holds the priority"
+        );
+        t.join().unwrap();
+        drop(a);
+    });
+}
+
+fn parked_ring(cap: usize) -> Arc<Channel> {
+    Channel::try_with_config(Config::new(cap).backpressure(Backpressure::Park)).unwrap()
+}

@@ -492,3 +492,18 @@ fn frames_behind_a_forgotten_grant_become_readable_after_reuse() {
         assert_frames("behind a forgotten grant", &got, &committed);
     });
 }
+
+/// `upgrade()` of a weak writer whose grant was forgotten aborts that grant first, as a drop
+/// would, so the slot it held is free: with one writer slot, the upgrade succeeds.
+#[test]
+fn weak_writer_upgrade_after_forgotten_grant_succeeds() {
+    let chan =
+        bytecast::Channel::try_with_config(bytecast::Config::new(256).max_writers(1)).unwrap();
+    let mut w = chan.new_weak_writer();
+    let g = w.try_reserve(8).unwrap().unwrap();
+    std::mem::forget(g);
+    match w.upgrade() {
+        Ok(_) => {}
+        Err((_, e)) => panic!("upgrade after a forgotten (= aborted) grant failed: {e:?}"),
+    }
+}

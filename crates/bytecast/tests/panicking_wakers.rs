@@ -267,3 +267,29 @@ fn reader_repolled_while_the_old_wakers_drop_panics_keeps_the_new_waker() {
         );
     });
 }
+
+/// A `Reserve` future polled with a waker whose `clone` panics, after its writer claimed the
+/// admission priority: the future stays in charge of its writer during the poll, so its drop
+/// (as the panic unwinds) gives the priority back, and another writer's small frame goes into
+/// the emptied ring at once.
+#[test]
+fn reserve_future_unwinding_from_a_panicking_clone_gives_the_priority_back() {
+    guarded("panicking clone in Reserve", || {
+        let chan = Channel::new(256);
+        let max = chan.max_frame_len();
+        let mut reader = chan.new_strong_reader();
+        let mut a = chan.new_strong_writer();
+        let mut b = chan.new_strong_writer();
+        assert_eq!(a.try_write(&vec![1u8; max]).unwrap(), Some(max));
+        poll_with_a_panicking_clone(|cx| {
+            let mut fut = std::pin::pin!(a.reserve(max));
+            std::future::Future::poll(fut.as_mut(), cx).is_ready()
+        });
+        let _ = reader.try_read_frame(max).unwrap().unwrap();
+        assert_eq!(
+            b.try_write(&[2u8; 8]).unwrap(),
+            Some(8),
+            "the unwound Reserve kept the admission priority"
+        );
+    });
+}

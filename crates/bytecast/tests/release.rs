@@ -115,3 +115,44 @@ fn reader_waiting_on_the_writer_of_a_full_size_frame_does_not_deadlock() {
         }
     });
 }
+
+/// Records without data after the last frame (the padding of a grant committed shorter than
+/// reserved, an aborted grant) do not count as unread: a reader that read every frame passes
+/// them and releases, so a `max_frame_len()` frame fits (`Drop`: not refused; `Park`: no wait).
+#[test]
+fn reader_that_read_every_frame_lets_a_max_frame_in_after_a_short_commit() {
+    let chan = Channel::with_parameters(4096, Backpressure::Drop);
+    let max = chan.max_frame_len();
+    let mut r = chan.new_strong_reader();
+    let mut w = chan.new_strong_writer();
+    let mut g = w.try_reserve(100).unwrap().unwrap();
+    g.put(b"short");
+    assert_eq!(g.commit(), 5);
+    let (_, f) = r.try_read_frame(100).unwrap().unwrap();
+    assert_eq!(f, b"short");
+    // Every frame has been read.
+    assert_eq!(
+        w.try_write(&vec![9u8; max]),
+        Ok(Some(max)),
+        "the reader read every frame, yet a max_frame_len() frame does not fit"
+    );
+}
+
+/// As above, with an aborted grant after the last frame, under `Park`.
+#[test]
+fn reader_that_read_every_frame_lets_a_max_frame_in_after_an_aborted_grant() {
+    let chan = Channel::with_parameters(4096, Backpressure::Park);
+    let max = chan.max_frame_len();
+    let mut r = chan.new_strong_reader();
+    let mut a = chan.new_strong_writer();
+    let mut b = chan.new_strong_writer();
+    assert_eq!(a.try_write(b"data").unwrap(), Some(4));
+    b.try_reserve(64).unwrap().unwrap().abort();
+    let (_, f) = r.try_read_frame(100).unwrap().unwrap();
+    assert_eq!(f, b"data");
+    assert_eq!(
+        a.try_write(&vec![9u8; max]),
+        Ok(Some(max)),
+        "the reader read every frame, yet a max_frame_len() frame must wait"
+    );
+}

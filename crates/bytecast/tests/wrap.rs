@@ -219,3 +219,31 @@ fn weak_readers_idle_at_every_distance_are_told_their_exact_loss() {
         );
     }
 }
+
+/// A weak reader idle across more than half the position space reports a lag above zero (at
+/// least a quarter of the space), never 0 as if caught up. Needs the narrowed position space
+/// (`cargo xtask wrap`): 2.5 MiB of traffic against a 4 MiB space.
+#[test]
+#[cfg_attr(
+    not(bytecast_narrow_positions),
+    ignore = "needs RUSTFLAGS=\"--cfg bytecast_narrow_positions\""
+)]
+fn weak_reader_idle_past_half_the_position_space_reports_nonzero_lag() {
+    let chan = Channel::with_parameters(4096, Backpressure::Park);
+    let idle = chan.new_weak_reader();
+    let mut w = chan.new_strong_writer();
+    let frame = [7u8; 1000];
+    // 2.5 MiB of traffic: past half of the narrowed 4 MiB position space.
+    for _ in 0..(5 << 20) / 2 / 1000 {
+        w.try_write(&frame).unwrap().unwrap();
+    }
+    let stats = chan.readers();
+    let published = chan.stats().bytes_published;
+    assert!(published > 2 << 20);
+    assert!(
+        idle.lag() > 0 && stats[0].lag > 0,
+        "a reader that read nothing of {published} bytes reports lag {} (stats: {})",
+        idle.lag(),
+        stats[0].lag
+    );
+}

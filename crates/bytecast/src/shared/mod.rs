@@ -44,7 +44,7 @@ mod slots;
 mod wake;
 
 pub(crate) use mark::{Mark, MarkCell};
-pub(crate) use reserve::{NoRoom, Reservation};
+pub(crate) use reserve::{NoRoom, Reservation, PRIORITY_PATIENCE};
 pub use slots::ReaderStats;
 
 use mark::{Count, HolderCopy, PublishedCell};
@@ -105,11 +105,19 @@ pub(crate) struct Shared {
     strong_readers: AtomicUsize,
     weak_readers: AtomicUsize,
     dropped_frames: AtomicUsize,
-    /// 0, or the reservation size (a frame's largest placement) that a writer waiting for space
-    /// holds admission priority for: every other writer leaves that much room when it reserves,
-    /// so frames arriving meanwhile cannot starve it. Claimed by a CAS from 0, given back by its
-    /// holder when it is admitted, refused, cancelled or dropped.
+    /// 0, or the claim of the writer that holds the admission priority: the reservation size
+    /// (a frame's largest placement, a multiple of 8) that it waits for, plus a tag in the low
+    /// bits. Every other writer leaves that much room when it reserves, so frames arriving
+    /// meanwhile cannot starve it. Claimed by a CAS from 0; given back by its holder when it is
+    /// admitted, refused, cancelled or dropped; taken over by a writer it keeps refusing while
+    /// it does not come for room it has (`reserve.rs`, `PRIORITY_PATIENCE`).
     priority: AtomicUsize,
+    /// A counter whose low bits tag priority claims.
+    priority_tags: AtomicUsize,
+    /// The token of the writer that held the priority last (`WriterCore::token`).
+    last_priority_holder: AtomicUsize,
+    /// Source of writer tokens.
+    writer_tokens: AtomicUsize,
     /// Weak writers waiting for a free writer slot (rare path; may lock).
     slot_waiters: WaiterList,
     /// Weak writers waiting for space (they give their slot back while they wait).
@@ -142,7 +150,7 @@ fn lag(published: usize, pos: usize) -> u64 {
 /// Segments of the ring that keep a resume mark for lapped weak readers.
 ///
 /// Loom models use 4, to keep the explored state space small.
-const HISTORY: usize = if cfg!(loom) { 4 } else { 64 };
+const HISTORY: usize = if cfg!(bytecast_loom) { 4 } else { 64 };
 
 impl Shared {
     pub(crate) fn new(
@@ -199,6 +207,9 @@ impl Shared {
             weak_readers: AtomicUsize::new(0),
             dropped_frames: AtomicUsize::new(0),
             priority: AtomicUsize::new(0),
+            priority_tags: AtomicUsize::new(0),
+            last_priority_holder: AtomicUsize::new(0),
+            writer_tokens: AtomicUsize::new(1),
             slot_waiters: WaiterList::default(),
             space_waiters: WaiterList::default(),
             history: (0..HISTORY)
@@ -303,6 +314,19 @@ impl Shared {
             && self.published.pos() == pos
     }
 
+    /// A token that tells writer handles apart (for the admission priority's turns).
+    pub(crate) fn writer_token(&self) -> usize {
+        // ORDERING: Relaxed; a unique number is all that is needed.
+        self.writer_tokens.fetch_add(1, Relaxed)
+    }
+
+    /// Whether writers other than one (that is itself counted as sleeping if `me_sleeping`)
+    /// wait.
+    pub(crate) fn other_writers_wait(&self, me_sleeping: bool) -> bool {
+        // ORDERING: Relaxed; fairness only.
+        self.writer_sleepers.load(Relaxed) > usize::from(me_sleeping)
+    }
+
     pub(crate) fn count_dropped(&self) {
         // ORDERING: Relaxed; statistics.
         self.dropped_frames.fetch_add(1, Relaxed);
@@ -333,7 +357,16 @@ impl Shared {
                     id,
                     strong: kind == SLOT_STRONG,
                     // A reader may move past `published` as read here: no negative lag.
-                    lag: lag(published, r.mark.read().pos),
+                    lag: {
+                        let (m, seq) = r.mark.read_with_seq();
+                        // ORDERING: Relaxed; under the gate lock, which every flagging refresh
+                        // holds.
+                        if kind == SLOT_WEAK && r.far.load(Relaxed) == seq {
+                            POS_FAR as u64 // lapped past a quarter of the position space
+                        } else {
+                            lag(published, m.pos)
+                        }
+                    },
                     lost_bytes: r.lost_bytes.get(),
                     lost_frames: r.lost_frames.get(),
                 })

@@ -33,7 +33,7 @@ pub(crate) struct Reservation {
 /// `SeqCst` fence, cheap right after the reservation CAS) and, with no weak reader registered,
 /// are copied with `memcpy` instead of word-sized atomic stores. Smaller frames gain less from
 /// `memcpy` than the check costs. Never under loom, which cannot see plain copies.
-const EXCLUSIVE_MIN: usize = if cfg!(loom) { usize::MAX } else { 512 };
+const EXCLUSIVE_MIN: usize = if cfg!(bytecast_loom) { usize::MAX } else { 512 };
 
 impl Reservation {
     pub(crate) fn frame_pos(&self) -> usize {
@@ -41,11 +41,23 @@ impl Reservation {
     }
 }
 
+/// Low bits of `Shared::priority` that tag a claim (needs are multiples of 8).
+const PRIORITY_TAG: usize = 7;
+
+/// How many times in a row a writer is refused only for the room a waiting writer's priority
+/// holds, while that writer's frame fits, before it takes the priority over: the holder was
+/// woken when its room freed, and on an executor it runs before a writer that yields this
+/// often; one that never comes (an abandoned wait) holds the others back no longer.
+pub(crate) const PRIORITY_PATIENCE: u32 = 64;
+
 /// Why a reservation attempt did not produce a reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NoRoom {
     /// Not enough space now (Park: wait; Drop: refuse).
     Full,
+    /// Enough space for this frame, but not beside the room that the holder of the admission
+    /// priority (claim in the field) needs, and the holder's frame fits now: yield to it.
+    Priority(usize),
     /// No writer slot is free (weak writers).
     NoSlot,
     /// The channel refuses new frames.
@@ -62,20 +74,22 @@ impl Shared {
         &self,
         slot: usize,
         len: usize,
-        has_priority: bool,
+        claim: usize,
     ) -> Result<Reservation, NoRoom> {
         let open = &self.writers[slot].open;
         let mut announced = None;
-        // Room this writer may use past the gate: the ring, less what a writer holding the
-        // admission priority needs (unless that is this writer).
-        let room = if has_priority {
-            self.capacity
+        // Room this writer may use past the gate: the ring, less what the writer holding the
+        // admission priority needs (unless that is this writer: `claim` is its claim, or 0).
+        // ORDERING: Relaxed; fairness only: a claim seen late admits a few more frames first.
+        // The holder's release and the sleepers' re-checks pair through the SeqCst fences of
+        // `wake_writers` / `sleep_writer`.
+        let priority = self.priority.load(Relaxed);
+        let reserved_for_waiter = if priority == claim {
+            0
         } else {
-            // ORDERING: Relaxed; fairness only: a claim seen late admits a few more frames
-            // first. The holder's release and the sleepers' re-checks pair through the SeqCst
-            // fences of `wake_writers` / `sleep_writer`.
-            self.capacity - self.priority.load(Relaxed)
+            priority & !PRIORITY_TAG
         };
+        let room = self.capacity - reserved_for_waiter;
         // ORDERING: Relaxed; a first guess, validated by the CAS.
         let mut raw = self.reserve.load(Relaxed);
         let (r, placement) = loop {
@@ -87,6 +101,21 @@ impl Shared {
             {
                 if let Some(was) = announced {
                     self.set_idle(slot, was);
+                }
+                // Refused only for the room left to the priority's holder, while the holder's
+                // frame fits now: the holder has been woken and should come; the caller yields
+                // to it rather than sleep (a holder that never comes would leave it asleep for
+                // ever), and takes the priority over after `PRIORITY_PATIENCE` such refusals.
+                if reserved_for_waiter > 0 {
+                    // The gate as far as the holder's frame would need it (the refresh above
+                    // moved it only as far as this writer's own check needed).
+                    let holder_end = pos_add(r, reserved_for_waiter);
+                    let gate = self.refresh_gate(pos_sub(holder_end, self.capacity));
+                    let fits_alone = !pos_lt(pos_add(gate, self.capacity), end);
+                    let holder_fits = !pos_lt(pos_add(gate, self.capacity), holder_end);
+                    if fits_alone && holder_fits {
+                        return Err(NoRoom::Priority(priority));
+                    }
                 }
                 return Err(NoRoom::Full);
             }
@@ -252,22 +281,50 @@ impl Shared {
         self.weak_readers.load(Acquire) == 0
     }
 
-    /// A writer waiting for space for a frame of `len` bytes asks for admission priority;
-    /// `true` if it got it (no other writer holds it).
-    pub(crate) fn claim_priority(&self, len: usize) -> bool {
-        let need = Placement::largest(len, self.capacity);
-        // ORDERING: Relaxed; fairness only (see `try_reserve`): no data is published with it.
-        self.priority
-            .compare_exchange(0, need, Relaxed, Relaxed)
-            .is_ok()
+    /// A writer waiting for space for a frame of `len` bytes asks for admission priority.
+    /// Returns its claim (the value it stored, never 0), or 0 if another writer holds the
+    /// priority, or if `token` (the asking writer's) held it last and other writers wait
+    /// (`others_wait`): the priority then goes to one of them first, so that two writers of
+    /// full-size frames take turns.
+    pub(crate) fn claim_priority(&self, len: usize, token: usize, others_wait: bool) -> usize {
+        // ORDERING: Relaxed (both); fairness only: no data is published with the priority.
+        if others_wait && self.last_priority_holder.load(Relaxed) == token {
+            return 0;
+        }
+        // The need is a multiple of 8; its low bits tag the claim, so that a holder whose claim
+        // was taken over never clears a later one (`release_priority`).
+        // ORDERING: Relaxed; a counter for tags only.
+        let tag = 1 + self.priority_tags.fetch_add(1, Relaxed) % PRIORITY_TAG;
+        let claim = Placement::largest(len, self.capacity) | tag;
+        // ORDERING: Relaxed; as above.
+        match self.priority.compare_exchange(0, claim, Relaxed, Relaxed) {
+            Ok(_) => {
+                // ORDERING: Relaxed; as above.
+                self.last_priority_holder.store(token, Relaxed);
+                claim
+            }
+            Err(_) => 0,
+        }
     }
 
-    /// The holder gives the admission priority back; the writers that left room for it may fit
-    /// now.
-    pub(crate) fn release_priority(&self) {
+    /// Gives back the priority claimed as `claim` (unless it was taken over meanwhile) and
+    /// wakes the writers that left room for it.
+    pub(crate) fn release_priority(&self, claim: usize) {
         // ORDERING: Relaxed; the SeqCst fence in `wake_writers` orders it before the sleeper
         // check (Dekker with `sleep_writer`'s fence and re-check).
-        self.priority.store(0, Relaxed);
-        self.wake_writers();
+        if self
+            .priority
+            .compare_exchange(claim, 0, Relaxed, Relaxed)
+            .is_ok()
+        {
+            self.wake_writers();
+        }
+    }
+
+    /// Takes over the priority claimed as `seen` from a holder that has had room for its frame
+    /// through `PRIORITY_PATIENCE` refusals of this writer without coming (a holder whose wait
+    /// was abandoned, or whose future was forgotten). The holder asks again if it still waits.
+    pub(crate) fn revoke_priority(&self, seen: usize) {
+        self.release_priority(seen);
     }
 }

@@ -330,6 +330,30 @@ impl Model {
             && self.reserve == self.published()
     }
 
+    /// After reader `r` passed a data frame of footprint `fp`: its release, as the real reader
+    /// does it (a batch, or, for a strong reader, having read every data frame published, the
+    /// records without data up to the published end passed on the way).
+    fn advance_data(&self, r: &mut MReader, fp: u64) {
+        r.pos += fp;
+        r.offset = 0;
+        r.unreleased += fp;
+        if r.unreleased >= self.cap / 16 {
+            r.release();
+        } else if r.strong {
+            let published = self.published();
+            while r.pos < published {
+                match self.log.get(&r.pos) {
+                    Some((skip, Rec::Pad | Rec::Aborted)) => {
+                        r.pos += skip;
+                        r.unreleased += skip;
+                    }
+                    _ => return,
+                }
+            }
+            r.release();
+        }
+    }
+
     /// The data frame at the reader's position (skipping padding and aborted records), as
     /// `(id, remaining bytes, footprint)`; handles laps of weak readers.
     fn head(
@@ -403,7 +427,7 @@ impl Model {
                     limit,
                 }),
                 _ => {
-                    r.advance(fp, self.cap, self.published());
+                    self.advance_data(r, fp);
                     Ok(Some((id, rest)))
                 }
             },
@@ -435,7 +459,7 @@ impl Model {
                 let k = n.min(rest.len());
                 r.offset += k;
                 if k == rest.len() {
-                    r.advance(fp, self.cap, self.published());
+                    self.advance_data(r, fp);
                 }
                 Ok(Some(rest[..k].to_vec()))
             }
