@@ -368,6 +368,13 @@ impl<'a> Arbitrary<'a> for Case {
 /// checks it like every other spurious wake-up.
 pub const TOLERATE_WEAK_WRITER_SELF_WAKE: bool = false;
 
+/// Polls in a row in which a writer may wake itself while returning `Pending`: a writer refused
+/// only for the room of the admission priority's holder, while the holder's frame fits, yields
+/// (wakes itself) instead of sleeping, and takes the priority over after the core's
+/// `PRIORITY_PATIENCE` (64) such refusals, at most two per poll (`docs/design.md`, "Admission
+/// priority"). More self-waking polls in a row than that is a busy loop.
+const MAX_YIELDING_POLLS: u32 = 64;
+
 // ---------------------------------------------------------------------------------------------
 // Handles with their operation in flight.
 
@@ -422,6 +429,9 @@ struct InFlight<Op> {
     counter: Arc<Counter>,
     waker: Waker,
     seen: usize,
+    /// Polls in a row that returned `Pending` with a wake of its own (writers yielding to the
+    /// admission priority's holder).
+    yields: u32,
 }
 
 impl<Op: Copy> InFlight<Op> {
@@ -432,6 +442,7 @@ impl<Op: Copy> InFlight<Op> {
             counter,
             waker,
             seen: 0,
+            yields: 0,
         }
     }
     fn woken(&self) -> bool {
@@ -563,7 +574,12 @@ impl Harness {
         } else {
             f.seen = before;
             if f.counter.count() > before && !(weak && TOLERATE_WEAK_WRITER_SELF_WAKE) {
-                self_wake = Some(f.op);
+                f.yields += 1;
+                if f.yields > MAX_YIELDING_POLLS {
+                    self_wake = Some(f.op);
+                }
+            } else {
+                f.yields = 0;
             }
         }
         if let Some(op) = self_wake {
