@@ -39,7 +39,12 @@ pub(crate) fn miri_seeds(tally: &mut Tally, args: &[String]) -> Result<()> {
     let flags = miriflags(&format!("{MIRIFLAGS} {MANY_SEEDS}"));
     let runs: [&[&str]; 2] = [
         &["--test", "stress", "--test", "wakeups"],
-        &["--test", "selium_regressions", "--", "_thread_are_race_free"],
+        &[
+            "--test",
+            "selium_regressions",
+            "--",
+            "_thread_are_race_free",
+        ],
     ];
     for tests in runs {
         cmd::run_tests(

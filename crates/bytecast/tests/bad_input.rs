@@ -12,24 +12,14 @@ use bytecast::{
 use futures::task::{noop_waker, waker, ArcWake};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread;
 
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl ArcWake for Counter {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Counter>, Waker) {
-    let c = Arc::new(Counter::default());
-    (c.clone(), waker(c))
-}
+#[path = "support/harness.rs"]
+mod harness;
+use harness::counting_waker;
 
 /// A waker that panics when woken (once armed).
 struct Bomb(AtomicBool);
@@ -413,7 +403,7 @@ fn terminate_while_draining_terminates_and_wakes_everyone() {
         Poll::Ready(Err(ChannelError::Draining))
     );
     assert_eq!(chan.terminate(), Err(ChannelError::TerminateDraining));
-    assert!(cr.0.load(SeqCst) > 0 && cw.0.load(SeqCst) > 0);
+    assert!(cr.count() > 0 && cw.count() > 0);
     assert_eq!(
         r2.poll_read_frame(&mut Context::from_waker(&wkr), 64),
         Poll::Ready(Err(ChannelError::Terminated))
@@ -454,7 +444,7 @@ fn panicking_reader_waker_propagates_to_the_writer_and_the_channel_stays_usable(
         .poll_read_frame(&mut Context::from_waker(&wk), 64)
         .is_pending());
     w.try_write(b"next").unwrap();
-    assert!(c.0.load(SeqCst) > 0, "a wake-up was lost after the panic");
+    assert!(c.count() > 0, "a wake-up was lost after the panic");
     drop((r, w));
     still_works(&chan);
 }
@@ -525,7 +515,7 @@ fn panicking_waker_during_terminate_propagates_and_the_channel_is_terminated() {
         assert!(catch_unwind(AssertUnwindSafe(|| c2.terminate())).is_err());
         assert!(chan.is_terminated());
         assert!(
-            cb.0.load(SeqCst) >= 1,
+            cb.count() >= 1,
             "the other reader was woken despite the panic"
         );
         assert_eq!(a.try_read_frame(64), Err(ChannelError::Terminated));
@@ -558,13 +548,10 @@ fn panicking_waker_during_terminate_propagates_and_the_channel_is_terminated() {
     let c2 = chan.clone();
     assert!(catch_unwind(AssertUnwindSafe(|| c2.terminate())).is_err());
     assert!(
-        cw.0.load(SeqCst) >= 1,
+        cw.count() >= 1,
         "the second writer was woken despite the panic"
     );
-    assert!(
-        cr.0.load(SeqCst) >= 1,
-        "the reader was woken despite the panic"
-    );
+    assert!(cr.count() >= 1, "the reader was woken despite the panic");
     assert_eq!(
         w2.poll_write(&mut Context::from_waker(&wkw), &[4; 24]),
         Poll::Ready(Err(ChannelError::Terminated))
@@ -592,7 +579,7 @@ fn panicking_waker_during_publication_still_wakes_the_other_readers() {
         "the waker's panic reaches the writer that woke it"
     );
     assert!(
-        cb.0.load(SeqCst) >= 1,
+        cb.count() >= 1,
         "the second reader was woken despite the panic"
     );
     assert_eq!(

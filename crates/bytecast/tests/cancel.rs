@@ -17,12 +17,17 @@ use bytecast::{
     Backpressure, Channel, ChannelError, Config, StartAt, StrongReader, StrongWriter, WeakReader,
     WeakWriter,
 };
-use futures::task::{waker, ArcWake};
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
+
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{counting_waker, handle_counts, Counter};
+#[path = "support/payloads.rs"]
+mod payloads;
+use payloads::tag_bytes;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -32,26 +37,6 @@ const MAX_POLLS: usize = if cfg!(miri) { 1 } else { 3 };
 
 /// Partial `put` lengths tried (every length, or a few under Miri).
 const PUT_STEP: usize = if cfg!(miri) { 8 } else { 1 };
-
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl ArcWake for Counter {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.fetch_add(1, SeqCst);
-    }
-}
-
-impl Counter {
-    fn count(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-fn counting_waker() -> (Arc<Counter>, Waker) {
-    let c = Arc::new(Counter::default());
-    (c.clone(), waker(c))
-}
 
 /// Polls `fut` `k` times with a counting waker; every poll must be `Pending`.
 fn poll_pending_k<F: Future>(mut fut: Pin<&mut F>, k: usize) -> Arc<Counter>
@@ -69,18 +54,11 @@ where
     c
 }
 
-/// A frame of `len` bytes recognisable by `tag`.
-fn frame(tag: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| tag.wrapping_mul(29).wrapping_add(i as u8))
-        .collect()
-}
-
 /// Fills a Park channel with frames of `len` bytes until the next would wait; returns them.
 fn fill(w: &mut StrongWriter, len: usize, tag: &mut u8) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let f = frame(*tag, len);
+        let f = tag_bytes(*tag, len);
         match w.try_write(&f).expect("write") {
             Some(n) => {
                 assert_eq!(n, len);
@@ -114,12 +92,7 @@ fn drain_weak(r: &mut WeakReader) -> Vec<Vec<u8>> {
 fn assert_healthy(chan: &Arc<Channel>) {
     let s = chan.stats();
     assert_eq!(
-        (
-            s.strong_writers,
-            s.weak_writers,
-            s.strong_readers,
-            s.weak_readers
-        ),
+        handle_counts(&s),
         (0, 0, 0, 0),
         "the scenario's handles are gone"
     );
@@ -133,7 +106,7 @@ fn assert_healthy(chan: &Arc<Channel>) {
     let mut tag = 200u8;
     let park = chan.backpressure() == Backpressure::Park;
     loop {
-        let f = frame(tag, 8);
+        let f = tag_bytes(tag, 8);
         match w.try_write(&f) {
             Ok(Some(8)) => written.push(f),
             Ok(None) if park => break,
@@ -157,7 +130,7 @@ fn assert_healthy(chan: &Arc<Channel>) {
     }
     let (c, wk) = counting_waker();
     assert!(w
-        .poll_write(&mut Context::from_waker(&wk), &frame(0, 8))
+        .poll_write(&mut Context::from_waker(&wk), &tag_bytes(0, 8))
         .is_pending());
     assert_eq!(r.try_read_frame(64).unwrap().unwrap().1, written[0]);
     assert!(c.count() > 0, "parked writer not woken by a release");
@@ -189,7 +162,7 @@ fn writer_cancel_scenario(
     };
     let mut b = chan.new_strong_writer();
     let (cb, wb) = counting_waker();
-    let b_frame = frame(99, 24);
+    let b_frame = tag_bytes(99, 24);
     assert!(b
         .poll_write(&mut Context::from_waker(&wb), &b_frame)
         .is_pending());
@@ -216,7 +189,7 @@ fn writer_cancel_scenario(
     expected.push(b_frame);
     // A's cancelled operation wrote nothing; A can write once there is room.
     assert_eq!(drain_strong(&mut r), expected);
-    let a_frame = frame(77, 24);
+    let a_frame = tag_bytes(77, 24);
     assert_eq!(a.try_write(&a_frame), Ok(Some(24)));
     assert_eq!(drain_strong(&mut r), vec![a_frame]);
     drop((a, b, filler, r));
@@ -254,7 +227,7 @@ fn write_future_dropped_at_each_pending_point_writes_nothing() {
     for weak in [false, true] {
         for k in 1..=MAX_POLLS {
             writer_cancel_scenario(k, weak, |a, k| {
-                let buf = frame(55, 24);
+                let buf = tag_bytes(55, 24);
                 match a {
                     WriterAny::Strong(w) => poll_pending_k(pin!(w.write(&buf)), k),
                     WriterAny::Weak(w) => poll_pending_k(pin!(w.write(&buf)), k),
@@ -349,7 +322,7 @@ fn grant_dropped_after_a_partial_put_is_skipped_and_nothing_stalls() {
                     WriterAny::Weak(w) => w.try_reserve(24),
                 };
                 let mut g = g.unwrap().expect("room");
-                assert_eq!(g.put(&frame(1, put)), put);
+                assert_eq!(g.put(&tag_bytes(1, put)), put);
                 // Another writer commits behind the open grant: not readable yet.
                 assert_eq!(other.try_write(b"behind"), Ok(Some(6)));
                 assert_eq!(r.try_read_frame(64), Ok(None));
@@ -366,7 +339,7 @@ fn grant_dropped_after_a_partial_put_is_skipped_and_nothing_stalls() {
             assert_eq!(drain_weak(&mut wr), vec![b"behind".to_vec()]);
             // The ring wraps over the aborted record many times.
             for t in 0..if cfg!(miri) { 4 } else { 20u8 } {
-                let f = frame(t, 1 + (t as usize * 5) % 24);
+                let f = tag_bytes(t, 1 + (t as usize * 5) % 24);
                 assert_eq!(other.try_write(&f).unwrap(), Some(f.len()));
                 assert_eq!(r.try_read_frame(64).unwrap().unwrap().1, f);
             }
@@ -487,7 +460,7 @@ fn every_read_path_dropped_at_each_pending_point_loses_nothing() {
                 .is_pending());
             cancel_strong_read(&mut a, path, k);
             cancel_weak_read(&mut c, path, k);
-            let f = frame(3, 20);
+            let f = tag_bytes(3, 20);
             assert_eq!(w.try_write(&f), Ok(Some(20)));
             assert!(cb.count() > 0, "{path:?}, k={k}: B not woken");
             assert_eq!(
@@ -521,7 +494,7 @@ fn read_paths_dropped_mid_frame_keep_the_readers_place() {
         let chan = Channel::new(128);
         let mut a = chan.new_strong_reader();
         let mut w = chan.new_strong_writer();
-        let f = frame(9, 40);
+        let f = tag_bytes(9, 40);
         assert_eq!(w.try_write(&f), Ok(Some(40)));
         let mut head = [0u8; 10];
         assert_eq!(a.try_read(&mut head), Ok(Some(10)));
@@ -600,7 +573,7 @@ fn weak_read_dropped_while_lapped_reports_the_loss_once() {
         let mut c = chan.new_weak_reader();
         let mut w = chan.new_strong_writer();
         cancel_weak_read(&mut c, path, 2);
-        let frames: Vec<Vec<u8>> = (0..6).map(|t| frame(t, 24)).collect();
+        let frames: Vec<Vec<u8>> = (0..6).map(|t| tag_bytes(t, 24)).collect();
         for f in &frames {
             assert_eq!(w.try_write(f), Ok(Some(24)));
         }
@@ -633,7 +606,7 @@ fn read_losing_a_select_is_dropped_and_loses_nothing() {
     for t in 0..if cfg!(miri) { 3 } else { 20u8 } {
         let (wk_c, wk) = counting_waker();
         let mut cx = Context::from_waker(&wk);
-        let f = frame(t, 1 + t as usize);
+        let f = tag_bytes(t, 1 + t as usize);
         {
             let fa = pin!(a.read_frame(64));
             let fb = pin!(b.read_frame(64));

@@ -39,9 +39,11 @@ use bytecast::{
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 use std::collections::BTreeMap;
-use std::sync::{mpsc, Arc};
-use std::thread;
-use std::time::Duration;
+use std::sync::Arc;
+
+#[path = "support/harness.rs"]
+mod harness;
+use harness::guarded;
 
 // The operations, `Step` and `Params` are in the shared `support/model_core.rs` (included
 // below); this file brings their proptest strategies.
@@ -127,15 +129,9 @@ fn params_strategy_with(capacity: impl Strategy<Value = usize>) -> impl Strategy
 
 include!("support/model_core.rs");
 
-/// How long a test may run before it counts as hung. Miri's clock is virtual and advances
-/// with interpretation work (a correct two-thread test takes "seconds" there), and Miri itself
-/// reports a real deadlock, so it gets a longer budget.
-const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
-
-/// Runs one generated case under a watchdog (a hang is a failure, not a stuck CI job).
+/// Runs one generated case under the watchdog (a hang is a failure, not a stuck CI job).
 fn run_case(params: Params, steps: Vec<Step>) {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
+    guarded("a single-threaded operation sequence", move || {
         let mut h = Harness::new(&params);
         for op in [
             Op::NewStrongWriter,
@@ -158,19 +154,7 @@ fn run_case(params: Params, steps: Vec<Step>) {
         h.writers.clear();
         h.chan = None;
         h.readers.clear();
-        let _ = tx.send(());
     });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => handle.join().expect("model thread"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("a single-threaded operation sequence hung for {WATCHDOG:?}")
-        }
-    }
 }
 
 fn config() -> ProptestConfig {

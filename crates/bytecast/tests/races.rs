@@ -23,7 +23,7 @@ use bytecast::{
 };
 use edges::{noop_cx, Rng};
 use futures::executor::block_on;
-use harness::guarded;
+use harness::{guarded, handle_counts};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -239,12 +239,7 @@ fn every_handle_created_on_a_terminated_channel_fails_with_terminated() {
         assert!(failed.is_empty(), "{bp:?}: panicked: {failed:#?}");
         let s = chan.stats();
         assert_eq!(
-            (
-                s.strong_writers,
-                s.weak_writers,
-                s.strong_readers,
-                s.weak_readers
-            ),
+            handle_counts(&s),
             (0, 0, 0, 0),
             "{bp:?}: handles of a terminated channel are not counted: {s:?}"
         );

@@ -8,8 +8,9 @@
 //! needs real concurrency; tests that could hang on a bug run under a watchdog that turns a hang
 //! into a failure. docs/semantics.md maps each promise to these tests.
 
-use bytecast::{Channel, ChannelError, StartAt};
+use bytecast::{Channel, ChannelError, StartAt, StrongReader};
 use futures::executor::block_on;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 #[path = "support/harness.rs"]
@@ -431,10 +432,10 @@ fn new_reader_after_wraparound_starts_at_the_oldest_frame_still_whole() {
     assert_eq!(got, expected, "new strong reader (StartAt::Oldest)");
 }
 
-#[test]
-fn new_weak_reader_starts_at_the_oldest_frame_still_whole_after_a_refused_write() {
-    // A strong reader read frame 0 of four; a write that does not fit is refused. Nothing was
-    // overwritten: frame 0 is still whole in the ring, so a new reader starts there.
+/// A 64-byte ring with four 8-byte frames, of which a strong reader (returned, still alive)
+/// read frame 0; then a write that does not fit is refused. Nothing was overwritten: frame 0 is
+/// still whole in the ring, so a new reader starts there.
+fn four_frames_one_read_and_a_refused_write() -> (Arc<Channel>, StrongReader) {
     let chan = Channel::new(64);
     let mut w = chan.new_strong_writer();
     let mut s = chan.new_strong_reader();
@@ -447,6 +448,12 @@ fn new_weak_reader_starts_at_the_oldest_frame_still_whole_after_a_refused_write(
         Ok(None),
         "needs 32 bytes, 16 are free"
     );
+    (chan, s)
+}
+
+#[test]
+fn new_weak_reader_starts_at_the_oldest_frame_still_whole_after_a_refused_write() {
+    let (chan, _s) = four_frames_one_read_and_a_refused_write();
     let mut weak = chan.new_weak_reader();
     assert_eq!(weak.try_read_frame(64).unwrap().unwrap().1, payload(0, 8));
     // No strong reader: a write refused behind an open grant, then the grant aborted.
@@ -477,15 +484,8 @@ fn new_weak_reader_starts_at_the_oldest_frame_still_whole_after_a_refused_write(
 #[test]
 fn new_strong_reader_starts_at_the_oldest_frame_still_whole_after_a_refused_write() {
     // As above, for a strong reader: "A new reader starts at the oldest whole frame still in
-    // the ring", whoever else exists (F19).
-    let chan = Channel::new(64);
-    let mut w = chan.new_strong_writer();
-    let mut s = chan.new_strong_reader();
-    for i in 0..4 {
-        w.try_write(&payload(i, 8)).unwrap().unwrap();
-    }
-    s.try_read_frame(64).unwrap().unwrap();
-    assert_eq!(w.try_write(&[9; 24]), Ok(None));
+    // the ring", whoever else exists.
+    let (chan, _s) = four_frames_one_read_and_a_refused_write();
     let mut strong = chan.new_strong_reader();
     assert_eq!(strong.try_read_frame(64).unwrap().unwrap().1, payload(0, 8));
 }

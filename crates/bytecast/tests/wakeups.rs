@@ -7,55 +7,19 @@
 //! Rounds are scaled down under Miri.
 
 use bytecast::{Backpressure, Channel, ChannelError, Config, StartAt};
-use futures::task::{waker, ArcWake};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Barrier};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll};
 use std::thread;
-use std::time::Duration;
 
-const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{counting_waker, guarded};
+#[path = "support/payloads.rs"]
+mod payloads;
+use payloads::tag_bytes;
+
 /// Rounds of each threaded race.
 const ROUNDS: usize = if cfg!(miri) { 3 } else { 300 };
-
-fn guarded<F: FnOnce() + Send + 'static>(what: &str, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => handle.join().expect("test thread"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{what}: did not finish within {WATCHDOG:?} (lost wake-up or deadlock)")
-        }
-    }
-}
-
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl ArcWake for Counter {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Counter>, Waker) {
-    let c = Arc::new(Counter::default());
-    (c.clone(), waker(c))
-}
-
-fn frame(tag: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| tag.wrapping_mul(31).wrapping_add(i as u8))
-        .collect()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Single-threaded: woken exactly when it can go on, never by itself.
@@ -84,14 +48,14 @@ fn weak_writer_waiting_for_space_never_wakes_itself_or_other_writers() {
             .poll_write(&mut Context::from_waker(&ww), &[3; 24])
             .is_pending());
         assert_eq!(
-            (cw.0.load(SeqCst), cs.0.load(SeqCst)),
+            (cw.count(), cs.count()),
             (0, 0),
             "poll {poll}: a Pending weak writer woke itself or a strong writer (busy loop)"
         );
     }
     // Both are woken when space frees.
     assert!(r.try_read_frame(64).unwrap().is_some());
-    assert!(cw.0.load(SeqCst) > 0 && cs.0.load(SeqCst) > 0);
+    assert!(cw.count() > 0 && cs.count() > 0);
 }
 
 /// Readers never wake themselves, and strong writers waiting for space never do either.
@@ -111,18 +75,18 @@ fn parked_readers_and_strong_writers_never_wake_themselves() {
             .poll_read_frame(&mut Context::from_waker(&w2), 64)
             .is_pending());
     }
-    assert_eq!((c1.0.load(SeqCst), c2.0.load(SeqCst)), (0, 0));
+    assert_eq!((c1.count(), c2.count()), (0, 0));
     while w.try_write(&[1; 24]).unwrap().is_some() {}
-    assert!(c1.0.load(SeqCst) > 0 && c2.0.load(SeqCst) > 0);
+    assert!(c1.count() > 0 && c2.count() > 0);
     let (c3, w3) = counting_waker();
     for _ in 0..5 {
         assert!(w
             .poll_write(&mut Context::from_waker(&w3), &[2; 24])
             .is_pending());
     }
-    assert_eq!(c3.0.load(SeqCst), 0, "a parked strong writer woke itself");
+    assert_eq!(c3.count(), 0, "a parked strong writer woke itself");
     assert!(sr.try_read_frame(64).unwrap().is_some());
-    assert!(c3.0.load(SeqCst) > 0);
+    assert!(c3.count() > 0);
 }
 
 /// A re-poll that stays `Pending` replaces the waker: only the latest waker is woken, for every
@@ -141,7 +105,7 @@ fn only_the_latest_waker_is_woken() {
         .is_pending());
     let mut s = chan.new_strong_writer();
     s.try_write(b"x").unwrap();
-    assert_eq!((old.0.load(SeqCst), new.0.load(SeqCst) > 0), (0, true));
+    assert_eq!((old.count(), new.count() > 0), (0, true));
     let mut weak = chan.new_weak_writer();
     let (old, w_old) = counting_waker();
     let (new, w_new) = counting_waker();
@@ -152,10 +116,7 @@ fn only_the_latest_waker_is_woken() {
         .poll_write(&mut Context::from_waker(&w_new), b"y")
         .is_pending());
     drop(s);
-    assert!(
-        new.0.load(SeqCst) > 0,
-        "the latest slot waiter was not woken"
-    );
+    assert!(new.count() > 0, "the latest slot waiter was not woken");
     // The old waker may be woken too (the slot-waiter list keeps distinct wakers), but the
     // writer completes on its latest one.
     let _ = old;
@@ -227,7 +188,7 @@ fn drain_racing_tasks_going_to_sleep_ends_streams_cleanly() {
             let c2 = chan.clone();
             let wt = thread::spawn(move || {
                 for t in 0..frames {
-                    w.blocking_write(&frame(t as u8, 10)).unwrap();
+                    w.blocking_write(&tag_bytes(t as u8, 10)).unwrap();
                 }
                 c2.drain().unwrap();
                 // New frames are refused from now on, even when a reader frees space.
@@ -237,7 +198,7 @@ fn drain_racing_tasks_going_to_sleep_ends_streams_cleanly() {
             loop {
                 match r.blocking_read_frame(64) {
                     Ok((_, f)) => {
-                        assert_eq!(f, frame(got as u8, 10));
+                        assert_eq!(f, tag_bytes(got as u8, 10));
                         got += 1;
                     }
                     Err(ChannelError::EndOfStream) => break,
@@ -321,7 +282,7 @@ fn weak_reader_validating_while_lapped_never_tears_and_counts_exactly() {
             let wt = thread::spawn(move || {
                 for t in 0..per_round {
                     let len = 8 + (t + round) % 17;
-                    w.blocking_write(&frame(t as u8, len)).unwrap();
+                    w.blocking_write(&tag_bytes(t as u8, len)).unwrap();
                 }
             });
             let c2 = chan.clone();
@@ -337,7 +298,7 @@ fn weak_reader_validating_while_lapped_never_tears_and_counts_exactly() {
                         assert!((8..25).contains(&f.len()), "torn: length {}", f.len());
                         // 223 is the inverse of 31 modulo 256: the tag of the first byte.
                         let tag = f[0].wrapping_mul(223);
-                        assert_eq!(f, frame(tag, f.len()), "a torn frame");
+                        assert_eq!(f, tag_bytes(tag, f.len()), "a torn frame");
                         delivered += 1;
                     }
                     Err(ChannelError::ReaderBehind(n)) => lost_bytes += n,

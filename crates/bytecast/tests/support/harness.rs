@@ -53,3 +53,13 @@ pub(crate) fn counting_waker() -> (Arc<Counter>, Waker) {
     let c = Arc::new(Counter::default());
     (c.clone(), waker(c))
 }
+
+/// The handle counts of `stats`: `(strong_writers, weak_writers, strong_readers, weak_readers)`.
+pub(crate) fn handle_counts(s: &bytecast::Stats) -> (usize, usize, usize, usize) {
+    (
+        s.strong_writers,
+        s.weak_writers,
+        s.strong_readers,
+        s.weak_readers,
+    )
+}

@@ -77,3 +77,10 @@ pub(crate) fn check_frame(f: &[u8], spread: usize) -> (u8, u32) {
     );
     (tag, seq)
 }
+
+/// `len` bytes recognisable by `tag`.
+pub(crate) fn tag_bytes(tag: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| tag.wrapping_mul(31).wrapping_add(i as u8))
+        .collect()
+}
