@@ -170,10 +170,11 @@ impl ReaderCore {
         // read everything published (below), and whenever it finds nothing more to read
         // (`head`) (`docs/design.md`, "Releases").
         self.unreleased += footprint;
+        if self.strong && data_len.is_some() && self.release_if_read_everything() {
+            return;
+        }
         if self.unreleased >= self.shared.capacity() / 16 {
             self.release();
-        } else if self.strong && data_len.is_some() {
-            self.release_if_read_everything();
         }
     }
 
@@ -183,14 +184,15 @@ impl ReaderCore {
     /// carry no data (the padding after a short commit, an aborted grant) are passed on the
     /// way: they hold nothing to read. A reader with a data frame ahead stops at its header (one
     /// load of a line its next read needs anyway); one at the end it knew reloads `published`.
+    /// `true` if it released.
     #[inline]
-    fn release_if_read_everything(&mut self) {
+    fn release_if_read_everything(&mut self) -> bool {
         loop {
             if !pos_lt(self.mark.pos, self.known_end) {
                 self.known_end = self.shared.published.pos();
                 if self.mark.pos == self.known_end {
                     self.release();
-                    return;
+                    return true;
                 }
             }
             // Below `published`: finished and, for a strong reader, never overwritten.
@@ -200,7 +202,7 @@ impl ReaderCore {
                     self.mark.pos = pos_add(self.mark.pos, h.footprint());
                     self.unreleased += h.footprint();
                 }
-                _ => return,
+                _ => return false,
             }
         }
     }

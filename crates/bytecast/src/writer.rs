@@ -6,7 +6,7 @@
 
 use crate::error::ChannelError;
 use crate::ring::WordWriter;
-use crate::shared::{NoRoom, Reservation, Shared, PRIORITY_PATIENCE};
+use crate::shared::{Claimed, NoRoom, Reservation, Shared, PRIORITY_PATIENCE};
 use crate::sync::Arc;
 use crate::Backpressure;
 use core::fmt;
@@ -41,6 +41,8 @@ pub(crate) struct WriterCore {
     yields: u32,
     /// Tells this handle apart from others for the priority's turns.
     token: usize,
+    /// It held the priority last and let other waiting writers claim it first, once.
+    deferred: bool,
 }
 
 impl fmt::Debug for WriterCore {
@@ -71,6 +73,7 @@ impl WriterCore {
             claim: 0,
             yields: 0,
             token: 0,
+            deferred: false,
         };
         w.token = token;
         w
@@ -145,10 +148,15 @@ impl WriterCore {
                 None => return self.no_room(NoRoom::NoSlot),
             },
         };
+        if self.claim != 0 && !self.shared.holds_priority(self.claim) {
+            // Taken over while this writer did not come: it asks again if it waits again.
+            self.claim = 0;
+        }
         loop {
             match self.shared.try_reserve(slot, len, self.claim) {
                 Ok(res) => {
                     self.yields = 0;
+                    self.deferred = false;
                     if self.claim != 0 {
                         self.give_up_priority();
                     }
@@ -179,11 +187,8 @@ impl WriterCore {
 
     fn no_room(&mut self, why: NoRoom) -> Result<Option<Reservation>, ChannelError> {
         let drop_mode = self.shared.backpressure == Backpressure::Drop;
-        // A weak writer holds nothing while it is not writing a frame, waiting included, except
-        // its slot while it holds the admission priority (`poll_reserve_wait`).
-        if self.claim == 0 || !matches!(why, NoRoom::Full) {
-            self.release_weak_slot();
-        }
+        // A weak writer holds nothing while it is not writing a frame, waiting included.
+        self.release_weak_slot();
         self.waiting_for_slot = why == NoRoom::NoSlot;
         match why {
             NoRoom::Closed(e) => {
@@ -200,10 +205,9 @@ impl WriterCore {
                 self.yields = 0;
                 Ok(None)
             }
-            NoRoom::Priority(_) => Ok(None),
-            // The holder of the admission priority keeps its slot, so it never waits for one
-            // (and never makes writers that leave room for it wait on a slot).
-            NoRoom::NoSlot => Ok(None),
+            // A holder that waits for a slot keeps its claim: writers that leave room for it
+            // and find its frame would fit take it over after a bounded number of refusals.
+            NoRoom::Priority(_) | NoRoom::NoSlot => Ok(None),
         }
     }
 
@@ -211,10 +215,13 @@ impl WriterCore {
     /// priority, if this writer holds it, so other writers stop leaving room for it.
     fn cancel_wait(&mut self) {
         self.yields = 0;
+        self.deferred = false;
         if self.claim != 0 {
             self.give_up_priority();
-            self.release_weak_slot();
         }
+        // No longer waiting: not a sleeper any more either.
+        self.shared
+            .wake_writer_done(self.sleep_slot, &mut self.sleeping);
     }
 
     /// Gives the admission priority back (admitted, refused, or gone) and wakes the writers
@@ -231,12 +238,6 @@ impl WriterCore {
             return;
         }
         if let Some(s) = self.slot.take() {
-            if self.sleeping && self.sleep_slot == Some(s) {
-                // It slept on this slot (holding the admission priority): clear its `asleep`
-                // flag before the slot can pass to another writer.
-                self.shared
-                    .wake_writer_done(self.sleep_slot, &mut self.sleeping);
-            }
             self.shared.release_writer_slot(s);
         }
     }
@@ -265,22 +266,17 @@ impl WriterCore {
     ) -> Poll<Result<Reservation, ChannelError>> {
         // A writer that waits for space (not for a slot) asks for admission priority, so that
         // smaller frames arriving meanwhile cannot keep taking the room it needs. (`try_*`
-        // calls, which never wait, do not ask.) A weak writer asks only with a slot in hand,
-        // and keeps it while it holds the priority: waiting for a slot then could stall every
-        // writer that leaves room for it.
+        // calls, which never wait, do not ask.) A writer that held the priority last defers
+        // once to other waiting writers, so that two writers of full-size frames take turns.
         if self.claim == 0 && !self.waiting_for_slot && self.yields == 0 {
-            if !self.strong && self.slot.is_none() {
-                self.slot = self.shared.claim_writer_slot(self.last_slot);
-                if let Some(s) = self.slot {
-                    self.last_slot = Some(s);
+            let defer = !self.deferred && self.shared.other_writers_wait(self.sleeping);
+            match self.shared.claim_priority(len, self.token, defer) {
+                Claimed::Yes(claim) => {
+                    self.claim = claim;
+                    self.deferred = false;
                 }
-            }
-            if self.slot.is_some() {
-                let others_wait = self.shared.other_writers_wait(self.sleeping);
-                self.claim = self.shared.claim_priority(len, self.token, others_wait);
-                if self.claim == 0 {
-                    self.release_weak_slot();
-                }
+                Claimed::Deferred => self.deferred = true,
+                Claimed::No => {}
             }
         }
         // A strong writer waits on its slot's waker; a weak writer (which holds no slot while
@@ -290,12 +286,6 @@ impl WriterCore {
             None => self
                 .shared
                 .wait_without_slot(cx.waker(), self.waiting_for_slot),
-        }
-        if self.sleeping && self.sleep_slot != self.slot {
-            // It slept elsewhere (a weak writer that now holds a slot, with the admission
-            // priority): move its sleep to where its waker now is.
-            self.shared
-                .wake_writer_done(self.sleep_slot, &mut self.sleeping);
         }
         if !self.sleeping {
             self.sleep_slot = self.slot;
@@ -754,6 +744,7 @@ impl WeakWriter {
         // this weak writer would.
         let mut this = self;
         this.core.abort_leaked_grant();
+        this.core.cancel_wait();
         let this = this;
         match StrongWriter::new(this.core.shared.clone()) {
             // `this` drops after the strong writer is counted.

@@ -156,3 +156,69 @@ fn reader_that_read_every_frame_lets_a_max_frame_in_after_an_aborted_grant() {
         "the reader read every frame, yet a max_frame_len() frame must wait"
     );
 }
+
+// A frame that crosses the batch threshold (capacity / 16) and then records without data: the
+// reader still passes them and releases.
+
+fn channel_with(cap: usize, bp: Backpressure) -> std::sync::Arc<Channel> {
+    Channel::try_with_config(bytecast::Config::new(cap).backpressure(bp)).unwrap()
+}
+
+#[test]
+fn strong_reader_passes_padding_after_short_commit_even_on_batch_release_drop() {
+    let c = channel_with(256, Backpressure::Drop);
+    let mut r = c.new_strong_reader();
+    let mut w = c.new_strong_writer();
+    // A grant of 100 bytes committed with 8: a 16-byte data frame + a 96-byte padding record.
+    let mut g = w.try_reserve(100).unwrap().unwrap();
+    g.put(&[7; 8]);
+    assert_eq!(g.commit(), 8);
+    // The reader reads the only frame: it has read everything published.
+    let (_, f) = r.try_read_frame(256).unwrap().unwrap();
+    assert_eq!(f, vec![7; 8]);
+    // A full-size frame must now be accepted (SEMANTICS: a strong reader that has read everything
+    // published never keeps any frame out, under Park or Drop).
+    let max = c.max_frame_len();
+    let got = w.try_write(&vec![1; max]);
+    assert_eq!(
+        got,
+        Ok(Some(max)),
+        "full-size frame refused: the reader holds the padding"
+    );
+}
+
+#[test]
+fn strong_reader_passes_aborted_record_after_batch_release_park() {
+    let c = channel_with(256, Backpressure::Park);
+    let mut r = c.new_strong_reader();
+    let mut w = c.new_strong_writer();
+    let mut w2 = c.new_strong_writer();
+    // A 16-byte data frame (footprint 24 >= 256 / 16) then an aborted grant.
+    assert_eq!(w.try_write(&[3; 16]), Ok(Some(16)));
+    drop(w2.try_reserve(40).unwrap().unwrap());
+    let (_, f) = r.try_read_frame(256).unwrap().unwrap();
+    assert_eq!(f, vec![3; 16]);
+    let max = c.max_frame_len();
+    let got = w.try_write(&vec![1; max]);
+    assert_eq!(
+        got,
+        Ok(Some(max)),
+        "full-size frame waits: the reader holds the aborted record"
+    );
+}
+
+#[test]
+fn strong_reader_borrow_frame_passes_padding_after_batch_release() {
+    let c = channel_with(256, Backpressure::Drop);
+    let mut r = c.new_strong_reader();
+    let mut w = c.new_strong_writer();
+    let mut g = w.try_reserve(100).unwrap().unwrap();
+    g.put(&[7; 24]);
+    g.commit();
+    {
+        let f = r.try_borrow_frame().unwrap().unwrap();
+        assert_eq!(&*f, &[7; 24][..]);
+    }
+    let max = c.max_frame_len();
+    assert_eq!(w.try_write(&vec![1; max]), Ok(Some(max)));
+}

@@ -44,7 +44,7 @@ mod slots;
 mod wake;
 
 pub(crate) use mark::{Mark, MarkCell};
-pub(crate) use reserve::{NoRoom, Reservation, PRIORITY_PATIENCE};
+pub(crate) use reserve::{Claimed, NoRoom, Reservation, PRIORITY_PATIENCE};
 pub use slots::ReaderStats;
 
 use mark::{Count, HolderCopy, PublishedCell};

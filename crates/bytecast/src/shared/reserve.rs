@@ -44,6 +44,26 @@ impl Reservation {
 /// Low bits of `Shared::priority` that tag a claim (needs are multiples of 8).
 const PRIORITY_TAG: usize = 7;
 
+/// The bits of a claim from here up tag it too: a need is at most `MAX_CAPACITY`, below
+/// 2^32 on 64-bit targets and 2^29 on 32-bit ones.
+const TAG_SHIFT: u32 = if usize::BITS >= 64 { 32 } else { 29 };
+
+/// The reservation size a claim holds room for.
+fn need_of(claim: usize) -> usize {
+    claim & ((1 << TAG_SHIFT) - 1) & !PRIORITY_TAG
+}
+
+/// The outcome of `Shared::claim_priority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claimed {
+    /// The writer holds the priority with this claim.
+    Yes(usize),
+    /// Another writer holds it.
+    No,
+    /// The writer held it last and lets the writers waiting behind it claim it first.
+    Deferred,
+}
+
 /// How many times in a row a writer is refused only for the room a waiting writer's priority
 /// holds, while that writer's frame fits, before it takes the priority over: the holder was
 /// woken when its room freed, and on an executor it runs before a writer that yields this
@@ -87,7 +107,7 @@ impl Shared {
         let reserved_for_waiter = if priority == claim {
             0
         } else {
-            priority & !PRIORITY_TAG
+            need_of(priority)
         };
         let room = self.capacity - reserved_for_waiter;
         // ORDERING: Relaxed; a first guess, validated by the CAS.
@@ -107,12 +127,15 @@ impl Shared {
                 // to it rather than sleep (a holder that never comes would leave it asleep for
                 // ever), and takes the priority over after `PRIORITY_PATIENCE` such refusals.
                 if reserved_for_waiter > 0 {
-                    // The gate as far as the holder's frame would need it (the refresh above
-                    // moved it only as far as this writer's own check needed).
-                    let holder_end = pos_add(r, reserved_for_waiter);
-                    let gate = self.refresh_gate(pos_sub(holder_end, self.capacity));
-                    let fits_alone = !pos_lt(pos_add(gate, self.capacity), end);
-                    let holder_fits = !pos_lt(pos_add(gate, self.capacity), holder_end);
+                    // Each against the gate as far as that end needs it (the refresh above
+                    // asked for this writer's end plus the holder's room, which the strong
+                    // readers may not allow).
+                    let fits = |end: usize| {
+                        let gate = self.refresh_gate(pos_sub(end, self.capacity));
+                        !pos_lt(pos_add(gate, self.capacity), end)
+                    };
+                    let fits_alone = fits(end);
+                    let holder_fits = fits(pos_add(r, reserved_for_waiter));
                     if fits_alone && holder_fits {
                         return Err(NoRoom::Priority(priority));
                     }
@@ -282,29 +305,35 @@ impl Shared {
     }
 
     /// A writer waiting for space for a frame of `len` bytes asks for admission priority.
-    /// Returns its claim (the value it stored, never 0), or 0 if another writer holds the
-    /// priority, or if `token` (the asking writer's) held it last and other writers wait
-    /// (`others_wait`): the priority then goes to one of them first, so that two writers of
-    /// full-size frames take turns.
-    pub(crate) fn claim_priority(&self, len: usize, token: usize, others_wait: bool) -> usize {
-        // ORDERING: Relaxed (both); fairness only: no data is published with the priority.
-        if others_wait && self.last_priority_holder.load(Relaxed) == token {
-            return 0;
+    /// `defer`: the asking writer lets others that wait go first if it (`token`) held the
+    /// priority last; it defers once, so a writer waiting behind it claims the priority in its
+    /// next poll, and two writers of full-size frames take turns.
+    pub(crate) fn claim_priority(&self, len: usize, token: usize, defer: bool) -> Claimed {
+        // ORDERING: Relaxed (all); fairness only: no data is published with the priority.
+        if defer && self.last_priority_holder.load(Relaxed) == token {
+            return Claimed::Deferred;
         }
-        // The need is a multiple of 8; its low bits tag the claim, so that a holder whose claim
-        // was taken over never clears a later one (`release_priority`).
+        // The need is a multiple of 8 below 2^TAG_SHIFT; the claim's other bits tag it, so
+        // that a holder whose claim was taken over never mistakes a later one for its own.
         // ORDERING: Relaxed; a counter for tags only.
-        let tag = 1 + self.priority_tags.fetch_add(1, Relaxed) % PRIORITY_TAG;
+        let n = self.priority_tags.fetch_add(1, Relaxed);
+        let tag = (1 + n % PRIORITY_TAG) | ((n >> 3) << TAG_SHIFT);
         let claim = Placement::largest(len, self.capacity) | tag;
         // ORDERING: Relaxed; as above.
         match self.priority.compare_exchange(0, claim, Relaxed, Relaxed) {
             Ok(_) => {
                 // ORDERING: Relaxed; as above.
                 self.last_priority_holder.store(token, Relaxed);
-                claim
+                Claimed::Yes(claim)
             }
-            Err(_) => 0,
+            Err(_) => Claimed::No,
         }
+    }
+
+    /// `true` if `claim` is still the priority's claim (not given back, nor taken over).
+    pub(crate) fn holds_priority(&self, claim: usize) -> bool {
+        // ORDERING: Relaxed; fairness only.
+        self.priority.load(Relaxed) == claim
     }
 
     /// Gives back the priority claimed as `claim` (unless it was taken over meanwhile) and

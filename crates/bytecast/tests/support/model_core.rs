@@ -337,9 +337,7 @@ impl Model {
         r.pos += fp;
         r.offset = 0;
         r.unreleased += fp;
-        if r.unreleased >= self.cap / 16 {
-            r.release();
-        } else if r.strong {
+        if r.strong {
             let published = self.published();
             while r.pos < published {
                 match self.log.get(&r.pos) {
@@ -347,9 +345,15 @@ impl Model {
                         r.pos += skip;
                         r.unreleased += skip;
                     }
-                    _ => return,
+                    _ => break,
                 }
             }
+            if r.pos == published {
+                r.release();
+                return;
+            }
+        }
+        if r.unreleased >= self.cap / 16 {
             r.release();
         }
     }
