@@ -3,7 +3,7 @@
 //! by `cargo xtask fuzz-smoke` inside `test-all`).
 //!
 //! - [`ops`]: bytes decoded into single-threaded operation sequences, checked step by step
-//!   against the reference model of the log (`crates/bytecast/tests/support/model_core.rs`,
+//!   against the reference model of the log (the internal crate `bytecast-model`,
 //!   shared with the proptest `crates/bytecast/tests/model.rs`).
 //! - [`interleave`]: poll interleavings of several handles with counting wakers: no lost
 //!   wake-up, no torn frame, no hang, a healthy channel afterwards.

@@ -1,6 +1,6 @@
 //! The reference model of the log and the harness that checks a channel against it: the same
-//! code as the proptest `crates/bytecast/tests/model.rs`, included from
-//! `crates/bytecast/tests/support/model_core.rs`.
+//! code as the proptest `crates/bytecast/tests/model.rs` uses, from the internal crate
+//! `bytecast-model` (`crates/bytecast-model`).
 //!
 //! Differences from the proptest: cases are built from bytes (`Arbitrary` for [`Case`]) instead
 //! of proptest strategies, and [`run_case`] runs on the caller's thread
@@ -9,14 +9,9 @@
 #![allow(missing_docs)]
 
 use arbitrary::Arbitrary;
-use bytecast::{
-    Backpressure, Channel, ChannelError, Config, StartAt, StrongReader, StrongWriter, WeakReader,
-    WeakWriter, WriteGrant,
-};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+pub use bytecast_model::{Op, Params, Step};
 
-// The operations, `Step` and `Params` are in the shared `model_core.rs` (included below).
+// The operations, `Step`, `Params` and the model are in the internal crate `bytecast-model`.
 
 /// A fuzz case: channel parameters and the steps to run.
 #[derive(Debug, Clone)]
@@ -110,35 +105,9 @@ fn small_op(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<Op> {
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// The reference model.
-
-include!("../../crates/bytecast/tests/support/model_core.rs");
-
 /// Runs one case on this thread: the channel must match the model at every step.
 pub fn run_case(case: &Case) {
-    let mut h = Harness::new(&case.params);
-    for op in [
-        Op::NewStrongWriter,
-        Op::NewWeakWriter,
-        Op::NewReader {
-            strong: true,
-            tail: false,
-        },
-        Op::NewReader {
-            strong: false,
-            tail: false,
-        },
-    ] {
-        h.run(&op);
-    }
-    for s in &case.steps {
-        h.step(s);
-    }
-    // Tear down in an arbitrary order: nothing may panic in Drop.
-    h.writers.clear();
-    h.chan = None;
-    h.readers.clear();
+    bytecast_model::run_case(&case.params, &case.steps);
 }
 
 /// Decodes `data` into a case and runs it (the `ops` fuzz target).

@@ -29,24 +29,16 @@
 //! (zero-length ones and conversions of a terminated handle included), and a lapped weak reader
 //! loses only frames that were overwritten.
 
-// The operations in `support/model_core.rs` are `pub` for the fuzz crate's API; here they are
-// test code.
-#![allow(missing_docs)]
-use bytecast::{
-    Backpressure, Channel, ChannelError, Config, StartAt, StrongReader, StrongWriter, WeakReader,
-    WeakWriter, WriteGrant,
-};
+use bytecast_model::{Op, Params, Step};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 
 #[path = "support/harness.rs"]
 mod harness;
 use harness::guarded;
 
-// The operations, `Step` and `Params` are in the shared `support/model_core.rs` (included
-// below); this file brings their proptest strategies.
+// The operations, `Step`, `Params` and the model are in the internal crate `bytecast-model`
+// (`crates/bytecast-model`); this file brings their proptest strategies.
 
 /// Payload lengths: mostly small, and with `large`, also frames of 32 KiB and more (which the
 /// channel places on 4 KiB boundaries of the ring) and reads big enough for them.
@@ -124,36 +116,10 @@ fn params_strategy_with(capacity: impl Strategy<Value = usize>) -> impl Strategy
     )
 }
 
-// ---------------------------------------------------------------------------------------------
-// The reference model.
-
-include!("support/model_core.rs");
-
 /// Runs one generated case under the watchdog (a hang is a failure, not a stuck CI job).
 fn run_case(params: Params, steps: Vec<Step>) {
     guarded("a single-threaded operation sequence", move || {
-        let mut h = Harness::new(&params);
-        for op in [
-            Op::NewStrongWriter,
-            Op::NewWeakWriter,
-            Op::NewReader {
-                strong: true,
-                tail: false,
-            },
-            Op::NewReader {
-                strong: false,
-                tail: false,
-            },
-        ] {
-            h.run(&op);
-        }
-        for s in &steps {
-            h.step(s);
-        }
-        // Tear down in an arbitrary order: nothing may panic in Drop.
-        h.writers.clear();
-        h.chan = None;
-        h.readers.clear();
+        bytecast_model::run_case(&params, &steps)
     });
 }
 

@@ -1,7 +1,47 @@
-// The reference model of the log and the harness that checks a channel against it.
-// Shared, through `include!`, by the proptest `crates/bytecast/tests/model.rs` and the fuzz
-// target `fuzz/src/ops.rs`: each of them brings the imports and the operation generators
-// (proptest strategies, `Arbitrary`); the operations themselves are defined here, once.
+//! The reference model of the log, and the harness that checks a real channel against it step
+//! by step: what every operation must return, what every reader must receive, and the channel's
+//! counters, for any sequence of operations on any number of handles. A small internal crate
+//! (`publish = false`) shared by the proptest `crates/bytecast/tests/model.rs` and the fuzz
+//! target `fuzz/src/ops.rs`, which bring the generators of operations (proptest strategies,
+//! `Arbitrary`) and call [`run_case`].
+
+// The operations are plain data for the generators; their variants are named after the
+// channel's calls they stand for.
+#![allow(missing_docs)]
+
+use bytecast::{
+    Backpressure, Channel, ChannelError, Config, StartAt, StrongReader, StrongWriter, WeakReader,
+    WeakWriter, WriteGrant,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Runs one case on this thread: a channel built from `params` must match the model at every
+/// step. Starts with one writer and one reader of each kind, then runs `steps`, then drops every
+/// handle in an arbitrary order (nothing may panic in `Drop`).
+pub fn run_case(params: &Params, steps: &[Step]) {
+    let mut h = Harness::new(params);
+    for op in [
+        Op::NewStrongWriter,
+        Op::NewWeakWriter,
+        Op::NewReader {
+            strong: true,
+            tail: false,
+        },
+        Op::NewReader {
+            strong: false,
+            tail: false,
+        },
+    ] {
+        h.run(&op);
+    }
+    for s in steps {
+        h.step(s);
+    }
+    h.writers.clear();
+    h.chan = None;
+    h.readers.clear();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Operations.
@@ -895,7 +935,12 @@ impl Harness {
                 let Some(chan) = &self.chan else { return };
                 let w = chan.new_weak_writer();
                 let terminated = self.model.state == State::Terminated;
-                assert_eq!(w.is_terminated(), terminated, "new weak writer\n{}", self.ctx());
+                assert_eq!(
+                    w.is_terminated(),
+                    terminated,
+                    "new weak writer\n{}",
+                    self.ctx()
+                );
                 self.writers.push(WSlot {
                     real: RW::Weak(w),
                     m: MWriter {
