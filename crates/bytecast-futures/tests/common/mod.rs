@@ -514,12 +514,12 @@ pub(crate) async fn dropped_pending_read_or_write_leaves_channel_healthy<S: Spaw
     writer.write_all(b"first").await.unwrap();
     assert_eq!(reader.read_frame(64).await.unwrap().1, b"first");
 
-    // A pending write dropped: the ring is full, the write parks, and loses.
+    // A pending write dropped: the ring has no room for its frame, the write parks, and loses.
     let mut accepted = 0u32;
     while writer.try_write(&payload(3, accepted)).unwrap().is_some() {
         accepted += 1;
     }
-    lose_a_select(writer.write_all(b"never seen")).await;
+    lose_a_select(writer.write_all(&[7u8; 100])).await;
     for seq in 0..accepted {
         assert_eq!(check(&reader.read_frame(64).await.unwrap().1), (3, seq));
     }
