@@ -124,8 +124,15 @@ fn lengths(cap: usize) -> Vec<usize> {
 #[test]
 fn every_offset_of_small_rings_carries_full_size_frames_whole() {
     guarded("small rings", || {
-        for bp in [Backpressure::Park, Backpressure::Drop] {
-            for cap in [64, 128] {
+        // Under Miri (slow): one mode, the smallest ring, every third offset.
+        let bps: &[Backpressure] = if cfg!(miri) {
+            &[Backpressure::Park]
+        } else {
+            &[Backpressure::Park, Backpressure::Drop]
+        };
+        let caps: &[usize] = if cfg!(miri) { &[64] } else { &[64, 128] };
+        for &bp in bps {
+            for &cap in caps {
                 let step = if cfg!(miri) { 24 } else { 8 };
                 for offset in (0..cap).step_by(step) {
                     for how in [How::TryWrite, How::WriteFuture, How::Grant] {
@@ -142,14 +149,18 @@ fn every_offset_of_small_rings_carries_full_size_frames_whole() {
 fn sampled_offsets_of_larger_rings_carry_full_size_frames_whole() {
     guarded("larger rings", || {
         let caps: &[usize] = if cfg!(miri) {
-            &[1024]
+            &[256]
         } else {
             &[1024, 4096, 65536]
         };
         for &cap in caps {
             let mut rng = Rng::new(cap as u64);
-            let mut offsets = vec![0, 16, cap / 2 - 8, cap / 2, cap / 2 + 8, cap - 16, cap - 8];
-            offsets.extend((0..if cfg!(miri) { 1 } else { 8 }).map(|_| rng.below(cap / 8) * 8));
+            let mut offsets = if cfg!(miri) {
+                vec![0, cap / 2, cap - 8]
+            } else {
+                vec![0, 16, cap / 2 - 8, cap / 2, cap / 2 + 8, cap - 16, cap - 8]
+            };
+            offsets.extend((0..if cfg!(miri) { 0 } else { 8 }).map(|_| rng.below(cap / 8) * 8));
             for bp in [Backpressure::Park, Backpressure::Drop] {
                 for &offset in &offsets {
                     whole_from_offset(bp, cap, offset, &lengths(cap), How::TryWrite);
