@@ -76,7 +76,12 @@ fn check_resume(r: &mut bytecast::WeakReader, next_unread: u32, lost: u64, lens:
 
 #[test]
 fn weak_reader_idle_across_the_position_space_is_told_its_exact_loss() {
-    for cap in [256usize, 4096, 65536] {
+    let caps: &[usize] = if cfg!(miri) {
+        &[256, 4096]
+    } else {
+        &[256, 4096, 65536]
+    };
+    for &cap in caps {
         let chan = Channel::new(cap);
         let mut w = chan.new_strong_writer();
         let mut idle = chan.new_weak_reader();
