@@ -77,7 +77,7 @@ pub(crate) enum View {
 pub(crate) struct ReaderSlot {
     pub(crate) name: String,
     pub(crate) role: Role,
-    /// Its id in its channel's per-reader statistics ([`Channel::readers`]).
+    /// Its id in its channel's per-reader statistics ([`bytecast::Channel::readers`]).
     pub(crate) id: usize,
     pub(crate) meter: Arc<ReaderMeter>,
 }

@@ -18,7 +18,7 @@ use core::task::{Context, Poll};
 /// (a `spin_loop` hint and one load of the published end each, about a microsecond in all) before
 /// it parks. Bounded, so an async task never holds its executor thread longer than that; none
 /// under loom, to keep the models small.
-const SPIN_BEFORE_PARK: usize = if cfg!(bytecast_loom) { 0 } else { 64 };
+const SPIN_BEFORE_PARK: usize = if cfg!(all(test, bytecast_loom)) { 0 } else { 64 };
 
 /// `slot` of a reader created on a terminated channel (it holds none).
 const NO_SLOT: usize = usize::MAX;
@@ -638,7 +638,7 @@ impl StrongReader {
     ///
     /// # Errors
     /// [`ChannelError::EndOfStream`], [`ChannelError::Terminated`].
-    #[cfg(not(bytecast_loom))]
+    #[cfg(not(all(test, bytecast_loom)))]
     pub fn try_borrow_frame(&mut self) -> Result<Option<FrameRef<'_>>, ChannelError> {
         let Some(head) = self.core.head()? else {
             return Ok(None);
@@ -655,7 +655,7 @@ impl StrongReader {
     ///
     /// # Errors
     /// [`ChannelError::Terminated`].
-    #[cfg(not(bytecast_loom))]
+    #[cfg(not(all(test, bytecast_loom)))]
     pub fn poll_fill_buf(&mut self, cx: &mut Context<'_>) -> Poll<Result<&[u8], ChannelError>> {
         match self.poll_frame_ready(cx) {
             Poll::Pending => Poll::Pending,
@@ -665,7 +665,7 @@ impl StrongReader {
         }
     }
 
-    #[cfg(not(bytecast_loom))]
+    #[cfg(not(all(test, bytecast_loom)))]
     fn fill_buf_now(&mut self) -> Result<&[u8], ChannelError> {
         let c = &mut self.core;
         let head = c
@@ -712,7 +712,7 @@ impl StrongReader {
     ///
     /// # Cancel safety
     /// Cancel safe.
-    #[cfg(not(bytecast_loom))]
+    #[cfg(not(all(test, bytecast_loom)))]
     pub async fn borrow_frame(&mut self) -> Result<FrameRef<'_>, ChannelError> {
         core::future::poll_fn(|cx| self.poll_frame_ready(cx)).await?;
         Ok(self
@@ -741,13 +741,13 @@ impl WeakReader {
 }
 
 /// A strong reader's frame, borrowed straight from the ring. Released when dropped.
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 pub struct FrameRef<'a> {
     reader: &'a mut ReaderCore,
     head: Head,
 }
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 impl FrameRef<'_> {
     /// Id of the writer of this frame.
     pub fn writer(&self) -> u16 {
@@ -763,7 +763,7 @@ impl FrameRef<'_> {
     }
 }
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 impl core::ops::Deref for FrameRef<'_> {
     type Target = [u8];
     #[inline]
@@ -772,7 +772,7 @@ impl core::ops::Deref for FrameRef<'_> {
     }
 }
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 impl fmt::Debug for FrameRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FrameRef")
@@ -782,7 +782,7 @@ impl fmt::Debug for FrameRef<'_> {
     }
 }
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 impl Drop for FrameRef<'_> {
     #[inline]
     fn drop(&mut self) {

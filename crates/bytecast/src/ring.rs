@@ -182,12 +182,12 @@ impl Ring {
     /// One `memcpy` of `src` into the ring from byte index `idx` (`RING-EXCL-W`).
     #[inline(always)]
     fn copy_in_piece(&self, idx: usize, src: &[u8]) {
-        #[cfg(bytecast_loom)]
+        #[cfg(all(test, bytecast_loom))]
         {
             let _ = (idx, src);
             unreachable!("loom models never make exclusive reservations (`Shared::try_reserve`)");
         }
-        #[cfg(not(bytecast_loom))]
+        #[cfg(not(all(test, bytecast_loom)))]
         {
             assert!(
                 idx <= self.len_bytes() && src.len() <= self.len_bytes() - idx,
@@ -227,9 +227,9 @@ impl Ring {
 
     /// Copies `dst.len()` bytes starting at `idx` from a range no one writes (`RING-EXCL`).
     pub(crate) fn copy_out_exclusive(&self, idx: usize, dst: &mut [u8]) {
-        #[cfg(bytecast_loom)]
+        #[cfg(all(test, bytecast_loom))]
         self.copy_out_racy(idx, dst);
-        #[cfg(not(bytecast_loom))]
+        #[cfg(not(all(test, bytecast_loom)))]
         {
             let src = self.bytes(idx, dst.len());
             if src.len() <= COPY_PIECE {
@@ -244,7 +244,7 @@ impl Ring {
 
     /// Borrows `len` bytes starting at `idx` as plain bytes (`RING-EXCL` must hold for as long
     /// as the borrow lives: the caller is a strong reader that has not released the frame).
-    #[cfg(not(bytecast_loom))]
+    #[cfg(not(all(test, bytecast_loom)))]
     pub(crate) fn bytes(&self, idx: usize, len: usize) -> &[u8] {
         assert!(
             idx <= self.len_bytes() && len <= self.len_bytes() - idx,

@@ -5,14 +5,14 @@
 //! (`crate::loom_publication`, `loom_wakeups`, `loom_edges`) check the real protocol code;
 //! otherwise they come from `core`/`alloc`, and the waker cell and spin lock are this module's.
 
-#[cfg(bytecast_loom)]
+#[cfg(all(test, bytecast_loom))]
 pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
-#[cfg(bytecast_loom)]
+#[cfg(all(test, bytecast_loom))]
 pub(crate) use loom::sync::Arc;
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 pub(crate) use alloc::sync::Arc;
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicUsize};
 
 pub(crate) use crossbeam_utils::CachePadded;
@@ -21,9 +21,9 @@ pub(crate) use crossbeam_utils::CachePadded;
 /// a seqlock writer mid-update). Under loom it yields so the model can schedule the other thread.
 #[inline]
 pub(crate) fn spin_hint() {
-    #[cfg(bytecast_loom)]
+    #[cfg(all(test, bytecast_loom))]
     loom::thread::yield_now();
-    #[cfg(not(bytecast_loom))]
+    #[cfg(not(all(test, bytecast_loom)))]
     core::hint::spin_loop();
 }
 
@@ -41,32 +41,32 @@ pub(crate) fn spin_hint() {
 ///   `REGISTERING` (until it leaves `REGISTERING`), or from `WAITING` to `WAKING` (until it
 ///   clears `WAKING`). Each transition is a single atomic RMW, so at most one thread holds
 ///   either right at a time.
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 pub(crate) struct WakerCell {
     state: AtomicUsize,
     waker: core::cell::UnsafeCell<Option<core::task::Waker>>,
 }
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 const WAITING: usize = 0;
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 const REGISTERING: usize = 1;
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 const WAKING: usize = 2;
 
 // SAFETY: WAKER-EXCL: the `UnsafeCell` is only accessed under the state protocol, which gives one
 // thread at a time exclusive access; `Waker` is `Send + Sync`.
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 unsafe impl Sync for WakerCell {}
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 impl core::fmt::Debug for WakerCell {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("WakerCell")
     }
 }
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 impl WakerCell {
     pub(crate) fn new() -> Self {
         Self {
@@ -151,11 +151,11 @@ impl WakerCell {
 }
 
 /// Loom stand-in for `AtomicWaker`: a loom mutex, so loom sees the register/wake handshake.
-#[cfg(bytecast_loom)]
+#[cfg(all(test, bytecast_loom))]
 #[derive(Debug, Default)]
 pub(crate) struct WakerCell(loom::sync::Mutex<Option<core::task::Waker>>);
 
-#[cfg(bytecast_loom)]
+#[cfg(all(test, bytecast_loom))]
 impl WakerCell {
     pub(crate) fn new() -> Self {
         Self::default()
@@ -172,7 +172,7 @@ impl WakerCell {
 
 /// A tiny spin lock around a value, for the rare paths that may lock (a weak writer waiting for
 /// a free writer slot). Never taken on the path of a frame that does not wait.
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 #[derive(Debug, Default)]
 pub(crate) struct SpinMutex<T> {
     locked: AtomicBool,
@@ -181,10 +181,10 @@ pub(crate) struct SpinMutex<T> {
 
 // SAFETY: the lock gives exclusive access to `value` (see `with`), so sharing the mutex across
 // threads is sound when `T` can be sent between them.
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 unsafe impl<T: Send> Sync for SpinMutex<T> {}
 
-#[cfg(not(bytecast_loom))]
+#[cfg(not(all(test, bytecast_loom)))]
 impl<T> SpinMutex<T> {
     /// Runs `f` with exclusive access to the value. If `f` panics (a user's `Waker::clone`
     /// may), the lock is released while the panic unwinds, so no later caller spins forever.
@@ -214,11 +214,11 @@ impl<T> SpinMutex<T> {
 }
 
 /// Loom stand-in for `SpinMutex`: loom's own mutex.
-#[cfg(bytecast_loom)]
+#[cfg(all(test, bytecast_loom))]
 #[derive(Debug, Default)]
 pub(crate) struct SpinMutex<T>(loom::sync::Mutex<T>);
 
-#[cfg(bytecast_loom)]
+#[cfg(all(test, bytecast_loom))]
 impl<T> SpinMutex<T> {
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.0.lock().unwrap())
