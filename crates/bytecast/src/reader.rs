@@ -18,7 +18,11 @@ use core::task::{Context, Poll};
 /// (a `spin_loop` hint and one load of the published end each, about a microsecond in all) before
 /// it parks. Bounded, so an async task never holds its executor thread longer than that; none
 /// under loom, to keep the models small.
-const SPIN_BEFORE_PARK: usize = if cfg!(all(test, bytecast_loom)) { 0 } else { 64 };
+const SPIN_BEFORE_PARK: usize = if cfg!(all(test, bytecast_loom)) {
+    0
+} else {
+    64
+};
 
 /// `slot` of a reader created on a terminated channel (it holds none).
 const NO_SLOT: usize = usize::MAX;

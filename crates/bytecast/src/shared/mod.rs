@@ -150,7 +150,11 @@ fn lag(published: usize, pos: usize) -> u64 {
 /// Segments of the ring that keep a resume mark for lapped weak readers.
 ///
 /// Loom models use 4, to keep the explored state space small.
-const HISTORY: usize = if cfg!(all(test, bytecast_loom)) { 4 } else { 64 };
+const HISTORY: usize = if cfg!(all(test, bytecast_loom)) {
+    4
+} else {
+    64
+};
 
 impl Shared {
     pub(crate) fn new(

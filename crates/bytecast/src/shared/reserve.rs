@@ -33,7 +33,11 @@ pub(crate) struct Reservation {
 /// `SeqCst` fence, cheap right after the reservation CAS) and, with no weak reader registered,
 /// are copied with `memcpy` instead of word-sized atomic stores. Smaller frames gain less from
 /// `memcpy` than the check costs. Never under loom, which cannot see plain copies.
-const EXCLUSIVE_MIN: usize = if cfg!(all(test, bytecast_loom)) { usize::MAX } else { 512 };
+const EXCLUSIVE_MIN: usize = if cfg!(all(test, bytecast_loom)) {
+    usize::MAX
+} else {
+    512
+};
 
 impl Reservation {
     pub(crate) fn frame_pos(&self) -> usize {
