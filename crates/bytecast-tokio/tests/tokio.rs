@@ -44,5 +44,5 @@ suite!(
     drain_ends_copy_and_read_to_end,
     write_while_draining_is_broken_pipe,
     dropped_pending_read_or_write_leaves_channel_healthy,
-    seed_names_and_conversions,
+    selium_names_and_conversions,
 );

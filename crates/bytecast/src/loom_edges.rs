@@ -6,20 +6,10 @@
 //! Each model parks in `loom::future::block_on`, so a lost wake-up or a stall is a deadlock that
 //! loom reports; the bounded ones set a preemption bound of 1.
 
+use crate::loom_wakeups::{bounded, frame};
 use crate::Channel;
 use alloc::vec::Vec;
 use loom::thread;
-
-fn frame(tag: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| tag.wrapping_add(i as u8)).collect()
-}
-
-fn bounded() -> loom::model::Builder {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(1);
-    b.max_branches = 100_000;
-    b
-}
 
 /// A grant forgotten with bytes in it, then its writer reused, while another writer commits:
 /// the reader gets exactly the two committed frames, never a byte of the forgotten one, and is

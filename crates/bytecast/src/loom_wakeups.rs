@@ -19,11 +19,13 @@ use loom::sync::atomic::AtomicBool;
 use loom::sync::Arc;
 use loom::thread;
 
-fn frame(tag: u8, len: usize) -> Vec<u8> {
+/// A frame of `len` bytes recognisable by `tag` (shared with `loom_edges`).
+pub(crate) fn frame(tag: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| tag.wrapping_add(i as u8)).collect()
 }
 
-fn bounded() -> loom::model::Builder {
+/// A model builder with preemption bound 1 (shared with `loom_edges`).
+pub(crate) fn bounded() -> loom::model::Builder {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(1);
     b.max_branches = 100_000;

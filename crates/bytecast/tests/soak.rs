@@ -13,7 +13,7 @@
 //!
 //! `BYTECAST_SOAK_SECONDS` (default 1; a few rounds under Miri) sets the duration,
 //! `BYTECAST_SOAK_FRAMES` (optional) ends the run earlier, after the round in which that many
-//! frames have been checked, and `BYTECAST_SEED` sets the seed (printed on failure). Prints the
+//! frames have been checked, and `BYTECAST_SEED` sets the random seed (printed on failure). Prints the
 //! totals every 60 s and at the end: rounds, frames checked (and per second), frames written,
 //! dropped, aborted and lost.
 
@@ -448,7 +448,7 @@ fn soak_random_casts_every_frame_checked() {
         }
         let _ = tx.send(start.elapsed());
     });
-    // A round is short; a hang is a failure (with the seed to replay it).
+    // A round is short; a hang is a failure (with the random seed to replay it).
     let started = Instant::now();
     let limit = budget + Duration::from_secs(if cfg!(miri) { 600 } else { 60 });
     let tick = Duration::from_secs(60);

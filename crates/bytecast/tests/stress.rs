@@ -1,7 +1,7 @@
 //! Seeded multi-threaded stress with self-checking frames.
 //!
 //! `BYTECAST_STRESS_SECONDS` (default 1) sets how long each scenario runs; `BYTECAST_SEED` picks
-//! the seed (printed on failure). Strong readers must see every frame of every writer in order,
+//! the random seed (printed on failure). Strong readers must see every frame of every writer in order,
 //! whole; weak readers must never see a torn frame, and their delivered plus lost frames must
 //! add up. Under Miri the scenarios run a few hundred frames (and Miri's race detector checks the
 //! weak reader's copies).
@@ -400,7 +400,7 @@ fn large_frames_start_on_page_boundaries_and_padding_is_invisible() {
             Err(e) => panic!("weak reader: {e}"),
         }
     }
-    // (Under Miri's few frames, whether they lap the reader depends on the seed's lengths.)
+    // (Under Miri's few frames, whether they lap the reader depends on the random lengths.)
     assert!(lost > 0 || cfg!(miri), "the weak reader was lapped");
     assert_eq!(delivered_bytes + lost, total_bytes);
     assert_eq!(delivered_frames + weak.lost_frames(), total_frames);

@@ -62,7 +62,7 @@ macro_rules! suite {
             drain_ends_copy_and_read_to_end,
             write_while_draining_is_broken_pipe,
             dropped_pending_read_or_write_leaves_channel_healthy,
-            seed_names_and_conversions,
+            selium_names_and_conversions,
         );
     };
     (@cases $spawn:ty, $block_on:path; $($case:ident,)*) => {
@@ -530,8 +530,8 @@ pub(crate) async fn dropped_pending_read_or_write_leaves_channel_healthy<S: Spaw
     assert_eq!(chan.stats().strong_writers, 1);
 }
 
-/// The seed's names, signatures and conversions; every handle is `Unpin + Send`.
-pub(crate) async fn seed_names_and_conversions<S: Spawn>() {
+/// selium-messaging's names, signatures and conversions; every handle is `Unpin + Send`.
+pub(crate) async fn selium_names_and_conversions<S: Spawn>() {
     fn unpin_send<T: Unpin + Send + 'static>() {}
     unpin_send::<StrongReader>();
     unpin_send::<WeakReader>();

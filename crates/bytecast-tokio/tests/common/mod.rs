@@ -461,8 +461,8 @@ pub(crate) async fn dropped_pending_read_or_write_leaves_channel_healthy() {
     assert_eq!(chan.stats().strong_writers, 1);
 }
 
-/// The seed's names, signatures and conversions; every handle is `Unpin + Send`.
-pub(crate) async fn seed_names_and_conversions() {
+/// selium-messaging's names, signatures and conversions; every handle is `Unpin + Send`.
+pub(crate) async fn selium_names_and_conversions() {
     fn unpin_send<T: Unpin + Send + 'static>() {}
     unpin_send::<StrongReader>();
     unpin_send::<WeakReader>();

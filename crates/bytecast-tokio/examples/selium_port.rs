@@ -1,13 +1,13 @@
 //! A program written against selium-messaging's names, ported to bytecast by changing its `use`
-//! line: with `use selium_messaging::{...}` in its place it is the seed's program.
+//! line: with `use selium_messaging::{...}` in its place it is a selium-messaging program.
 //!
-//! It uses only what the seed has: `Channel::with_parameters` returning `Arc<Channel>`, the
+//! It uses only what selium-messaging has: `Channel::with_parameters` returning `Arc<Channel>`, the
 //! `new_*` constructors, `Writer`/`Reader` conversions, `downgrade`, `read_frame(max_len)`,
 //! tokio's `AsyncRead`/`AsyncWrite`, `terminate`, `drain`, and `ChannelError::ReaderBehind`
 //! downcast from an `io::Error`. Where the two crates behave differently the comments say so
 //! (`docs/porting.md` has the full list).
 //!
-//! Run with `cargo run -p bytecast-tokio --example seed_program`.
+//! Run with `cargo run -p bytecast-tokio --example selium_port`.
 
 use bytecast_tokio::{
     Backpressure, Channel, ChannelError, Reader, StrongReader, StrongWriter, WeakReader,
@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn main() -> io::Result<()> {
     let chan: Arc<Channel> = Channel::with_parameters(1024, Backpressure::Park);
 
-    // Writers: the seed's `new_writer` is strong; a strong writer can be downgraded.
+    // Writers: selium-messaging's `new_writer` is strong; a strong writer can be downgraded.
     let mut sensors: Vec<Writer> = vec![chan.new_writer(), chan.new_writer().downgrade()];
     let strong: StrongWriter = chan.new_strong_writer();
     let mut alarms: WeakWriter = strong.downgrade();
@@ -39,7 +39,7 @@ async fn main() -> io::Result<()> {
                     assert!(bytes.starts_with(b"sensor") || bytes.starts_with(b"alarm"));
                     frames += 1;
                 }
-                // Drained and caught up. (The seed reports `Interrupted` here; bytecast
+                // Drained and caught up. (selium-messaging reports `Interrupted` here; bytecast
                 // `UnexpectedEof`.)
                 Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::Interrupted) => {
                     return Ok(frames)
@@ -63,12 +63,12 @@ async fn main() -> io::Result<()> {
     }
     extra.write_all(b"sensor extra").await?;
 
-    // The monitor was never read while the writers ran, so the ring lapped it: the seed's error.
+    // The monitor was never read while the writers ran, so the ring lapped it: selium-messaging's error.
     let mut buf = [0u8; 64];
     match monitor.read(&mut buf).await {
         Err(e) if e.kind() == ErrorKind::Other => {
             match e.get_ref().and_then(|e| e.downcast_ref()) {
-                // bytecast: the exact number of payload bytes lost (the seed: a position).
+                // bytecast: the exact number of payload bytes lost (selium-messaging: a position).
                 Some(ChannelError::ReaderBehind(lost)) => {
                     println!("monitor fell behind: {lost} bytes lost")
                 }
@@ -84,7 +84,7 @@ async fn main() -> io::Result<()> {
     drop(weak);
 
     chan.drain().map_err(io::Error::other)?;
-    // New writes are refused while draining. (The seed: `Interrupted`; bytecast: `BrokenPipe`.)
+    // New writes are refused while draining. (selium-messaging: `Interrupted`; bytecast: `BrokenPipe`.)
     let refused = sensors[0].write_all(b"sensor late").await.unwrap_err();
     println!("write while draining: {:?}", refused.kind());
 
@@ -95,7 +95,7 @@ async fn main() -> io::Result<()> {
     for sensor in &mut sensors {
         sensor.terminate();
     }
-    // Terminating a draining channel: the seed's error variant, and the channel is terminated.
+    // Terminating a draining channel: selium-messaging's error variant, and the channel is terminated.
     match chan.terminate() {
         Err(ChannelError::TerminateDraining) | Ok(()) => {}
         Err(e) => return Err(io::Error::other(e)),
