@@ -156,6 +156,8 @@ struct MReader {
     released: u64,
     /// Log bytes passed since `released`.
     unreleased: u64,
+    /// A loss met by a byte read after it had delivered bytes, reported by the next read.
+    pending_loss: Option<u64>,
 }
 
 impl MReader {
@@ -165,6 +167,7 @@ impl MReader {
             terminated: false,
             pos,
             offset: 0,
+            pending_loss: None,
             lost_bytes: 0,
             lost_frames: 0,
             released: pos,
@@ -411,6 +414,9 @@ impl Model {
             if r.terminated || self.state == State::Terminated {
                 return Err(ChannelError::Terminated);
             }
+            if let Some(bytes) = r.pending_loss.take() {
+                return Err(ChannelError::ReaderBehind(bytes));
+            }
             if r.pos == self.published() {
                 // Caught up: the real reader gives back what it read before saying so.
                 if r.unreleased > 0 {
@@ -498,18 +504,33 @@ impl Model {
                 zero_loss_lap: None,
             };
         }
-        let expected = match self.head(r, writers, &mut lap, &before) {
-            Ok(Some((_, rest, fp))) => {
-                let k = n.min(rest.len());
-                r.offset += k;
-                if k == rest.len() {
-                    self.advance_data(r, fp);
+        // A pipe: whole frames and parts of frames until `n` bytes, stopping early where
+        // nothing more is published, at end of stream, or at an error (a loss is held for the
+        // next read once bytes were delivered).
+        let mut got = Vec::new();
+        let expected = loop {
+            match self.head(r, writers, &mut lap, &before) {
+                Ok(Some((_, rest, fp))) => {
+                    let k = (n - got.len()).min(rest.len());
+                    got.extend_from_slice(&rest[..k]);
+                    r.offset += k;
+                    if k == rest.len() {
+                        self.advance_data(r, fp);
+                    }
+                    if got.len() == n {
+                        break Ok(Some(got));
+                    }
                 }
-                Ok(Some(rest[..k].to_vec()))
+                Ok(None) if got.is_empty() => break Ok(None),
+                Ok(None) | Err(ChannelError::EndOfStream) => break Ok(Some(got)),
+                Err(e) if got.is_empty() => break Err(e),
+                Err(e) => {
+                    if let ChannelError::ReaderBehind(bytes) = e {
+                        r.pending_loss = Some(bytes);
+                    }
+                    break Ok(Some(got));
+                }
             }
-            Ok(None) => Ok(None),
-            Err(ChannelError::EndOfStream) => Ok(Some(Vec::new())),
-            Err(e) => Err(e),
         };
         ReadOutcome {
             expected,

@@ -62,6 +62,8 @@ pub(crate) struct ReaderCore {
     known_end: usize,
     /// Log bytes read since the position was last published to the reader's slot.
     unreleased: usize,
+    /// A loss met by a pipe read after it had delivered bytes: reported by the next call.
+    pending_loss: Option<u64>,
 }
 
 impl fmt::Debug for ReaderCore {
@@ -101,6 +103,7 @@ impl ReaderCore {
             sleeping: false,
             known_end: mark.pos,
             unreleased: 0,
+            pending_loss: None,
         })
     }
 
@@ -111,6 +114,9 @@ impl ReaderCore {
         loop {
             if self.terminated || self.shared.is_terminated() {
                 return Err(ChannelError::Terminated);
+            }
+            if let Some(bytes) = self.pending_loss.take() {
+                return Err(ChannelError::ReaderBehind(bytes));
             }
             // A weak reader idle across a quarter of the position space or more: its position
             // no longer compares with the channel's, and it is lapped for certain.
@@ -274,6 +280,10 @@ impl ReaderCore {
         }
     }
 
+    /// A pipe read: fills `buf` with published payload bytes across frame boundaries, and stops
+    /// early only where nothing more is published, at end of stream, at termination, or at a
+    /// weak reader's loss (held in `pending_loss` and reported by the next call, so the bytes
+    /// before the loss are delivered and never joined silently with those after it).
     #[inline]
     fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
         if buf.is_empty() {
@@ -283,16 +293,39 @@ impl ReaderCore {
                 Ok(Some(0))
             };
         }
-        let head = match self.head() {
-            Ok(Some(h)) => h,
-            Ok(None) => return Ok(None),
-            Err(ChannelError::EndOfStream) => return Ok(Some(0)),
-            Err(e) => return Err(e),
-        };
-        let n = buf.len().min(head.len - self.offset);
-        self.copy(&mut buf[..n])?;
-        self.consumed(head, n);
-        Ok(Some(n))
+        let mut filled = 0;
+        loop {
+            let head = match self.head() {
+                Ok(Some(h)) => h,
+                Ok(None) if filled == 0 => return Ok(None),
+                Ok(None) | Err(ChannelError::EndOfStream) => return Ok(Some(filled)),
+                Err(e) if filled == 0 => return Err(e),
+                Err(e) => return Ok(Some(self.hold_error(e, filled))),
+            };
+            let n = (buf.len() - filled).min(head.len - self.offset);
+            if let Err(e) = self.copy(&mut buf[filled..filled + n]) {
+                return if filled == 0 {
+                    Err(e)
+                } else {
+                    Ok(Some(self.hold_error(e, filled)))
+                };
+            }
+            self.consumed(head, n);
+            filled += n;
+            if filled == buf.len() {
+                return Ok(Some(filled));
+            }
+        }
+    }
+
+    /// After a pipe read delivered `filled` bytes and then met `e`: a loss is held for the next
+    /// call; termination needs no holding (it is a state every later call sees).
+    #[cold]
+    fn hold_error(&mut self, e: ChannelError, filled: usize) -> usize {
+        if let ChannelError::ReaderBehind(bytes) = e {
+            self.pending_loss = Some(bytes);
+        }
+        filled
     }
 
     fn try_read_frame_into(
@@ -433,12 +466,17 @@ impl Drop for ReaderCore {
 macro_rules! reader_api {
     ($ty:ident) => {
         impl $ty {
-            /// Reads payload bytes in order across frame boundaries; `Ok(Some(0))` at end of
-            /// stream (drained, or every writer and the channel gone, and all read), `Ok(None)`
-            /// if it would wait.
+            /// Reads as from a pipe: fills `buf` with as many published payload bytes as fit,
+            /// across frame boundaries, without waiting. Returns `Ok(Some(n))` with `n > 0`
+            /// bytes, `Ok(Some(0))` at end of stream (drained and all read), or `Ok(None)` if
+            /// nothing is published yet. It stops before `buf` is full only where nothing more is
+            /// published, at end of stream, or at a weak reader's loss, which the next call
+            /// reports: bytes from both sides of a loss never arrive in one read. Frame
+            /// boundaries are not kept; use the frame reads to keep them.
             ///
             /// # Errors
-            /// [`ChannelError::Terminated`]; for weak readers [`ChannelError::ReaderBehind`].
+            /// [`ChannelError::Terminated`]; for weak readers [`ChannelError::ReaderBehind`]
+            /// (the loss; the reader has moved on to the oldest whole frame).
             pub fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
                 self.core.try_read(buf)
             }

@@ -267,6 +267,64 @@ fn byte_reads_deliver_payload_in_order_across_frame_boundaries() {
 }
 
 #[test]
+fn a_byte_read_fills_the_buffer_across_frames_as_a_pipe() {
+    let chan = Channel::new(1024);
+    let mut w = chan.new_strong_writer();
+    let mut r = chan.new_strong_reader();
+    let mut weak = chan.new_weak_reader();
+    for f in [&b"abc"[..], b"defg", b"h", b"ijklmnopq"] {
+        w.try_write(f).unwrap().unwrap();
+    }
+    // One read takes every published frame that fits, and stops inside a frame when full.
+    let mut buf = [0u8; 12];
+    assert_eq!(r.try_read(&mut buf), Ok(Some(12)));
+    assert_eq!(&buf, b"abcdefghijkl");
+    assert_eq!(block_on(weak.read(&mut buf)), Ok(12));
+    // It returns what is published without waiting for the buffer to fill.
+    let mut big = [0u8; 64];
+    assert_eq!(r.try_read(&mut big), Ok(Some(5)));
+    assert_eq!(&big[..5], b"mnopq");
+    assert_eq!(r.try_read(&mut big), Ok(None));
+    // Fifty small frames arrive in one read of a large buffer.
+    for i in 0..50u8 {
+        w.try_write(&[i; 3]).unwrap().unwrap();
+    }
+    let mut all = [0u8; 400];
+    assert_eq!(r.try_read(&mut all), Ok(Some(150)));
+    assert!(all[..150]
+        .chunks(3)
+        .enumerate()
+        .all(|(i, c)| c == [i as u8; 3]));
+    // End of stream comes after the last bytes, as zero bytes.
+    chan.drain().unwrap();
+    assert_eq!(weak.try_read(&mut all), Ok(Some(155)));
+    assert_eq!(weak.try_read(&mut all), Ok(Some(0)));
+    assert_eq!(r.try_read(&mut all), Ok(Some(0)));
+}
+
+#[test]
+fn a_weak_readers_byte_read_never_joins_bytes_from_both_sides_of_a_loss() {
+    let chan = Channel::new(64);
+    let mut w = chan.new_weak_writer();
+    let mut weak = chan.new_weak_reader();
+    w.try_write(b"first").unwrap().unwrap();
+    let mut buf = [0u8; 256];
+    assert_eq!(weak.try_read(&mut buf[..2]), Ok(Some(2)));
+    // Writers lap the reader: the rest of "first" and more are overwritten.
+    for i in 0..40u8 {
+        w.try_write(&[i; 7]).unwrap().unwrap();
+    }
+    // The loss comes alone, then the bytes after it.
+    assert!(matches!(
+        weak.try_read(&mut buf),
+        Err(ChannelError::ReaderBehind(n)) if n > 3
+    ));
+    let n = weak.try_read(&mut buf).unwrap().unwrap();
+    assert!(n > 0 && n % 7 == 0, "whole frames after the loss: {n}");
+    assert!(buf[..n].chunks(7).all(|c| c.iter().all(|&b| b == c[0])));
+}
+
+#[test]
 fn frame_read_after_a_partial_byte_read_returns_the_rest_of_that_frame() {
     let chan = Channel::new(256);
     let mut w = chan.new_strong_writer();

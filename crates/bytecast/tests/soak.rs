@@ -197,15 +197,16 @@ fn reader_thread(
                     delivered += 1;
                 }
                 Ok(Got::Bytes) => {
-                    // A byte read: a whole frame once its length is known and reached.
-                    if cur.len() >= 8 {
+                    // A byte read is a pipe: it may end inside a frame or run on into the
+                    // next ones. Every whole frame collected so far is checked.
+                    while cur.len() >= 8 {
                         let len = u16::from_le_bytes([cur[6], cur[7]]) as usize;
-                        assert!(cur.len() <= len, "a byte read crossed a frame boundary");
-                        if cur.len() == len {
-                            let f = std::mem::take(&mut cur);
-                            check(&f, &mut last);
-                            delivered += 1;
+                        if cur.len() < len {
+                            break;
                         }
+                        let f: Vec<u8> = cur.drain(..len).collect();
+                        check(&f, &mut last);
+                        delivered += 1;
                     }
                 }
                 Err(ChannelError::ReaderBehind(_)) => {
@@ -329,7 +330,7 @@ fn round(rng: &mut Rng, totals: &Totals, deadline: Instant) {
                         let res = if rng.chance(8) {
                             // A grant: aborted after a partial put, or committed short.
                             let reserve = len + rng.below((max_len - len + 1) as u64) as usize;
-                            let g = bytecast::blocking::block_on(w.reserve(reserve));
+                            let g = futures::executor::block_on(w.reserve(reserve));
                             match g {
                                 Ok(mut g) => {
                                     if rng.chance(2) {
@@ -344,7 +345,7 @@ fn round(rng: &mut Rng, totals: &Totals, deadline: Instant) {
                                 Err(e) => Err(e),
                             }
                         } else {
-                            bytecast::blocking::block_on(w.write(&buf))
+                            futures::executor::block_on(w.write(&buf))
                         };
                         match res {
                             Ok(n) => {
