@@ -69,6 +69,15 @@ pub struct Stats {
     pub frames_published: u64,
     /// Payload bytes published so far.
     pub bytes_published: u64,
+    /// Payload bytes weak readers lost to being lapped, summed over every reader the channel
+    /// has had, those that left included: the sum of the losses they reported
+    /// ([`ChannelError::ReaderBehind`]). [`readers`](Channel::readers) has each live reader's
+    /// share.
+    pub lost_bytes: u64,
+    /// Frames weak readers lost to being lapped, summed as [`lost_bytes`](Self::lost_bytes).
+    pub lost_frames: u64,
+    /// Readers of either kind that left the channel (dropped or terminated).
+    pub departed_readers: u64,
 }
 
 impl Channel {
@@ -104,6 +113,31 @@ impl Channel {
     /// allocated.
     pub fn try_new(size: usize, backpressure: Backpressure) -> Result<Arc<Self>, ChannelError> {
         Self::try_with_config(Config::new(size).backpressure(backpressure))
+    }
+
+    /// Creates a channel whose ring holds `frames` frames of `len` payload bytes at once (see
+    /// [`Config::for_frames`] for the promise), with the given backpressure policy.
+    ///
+    /// # Errors
+    /// As [`Config::for_frames`] and [`try_with_config`](Self::try_with_config).
+    ///
+    /// # Examples
+    /// ```
+    /// use bytecast::{Backpressure, Channel};
+    /// let chan = Channel::for_frames(100, 9, Backpressure::Drop)?;
+    /// let mut w = chan.new_strong_writer();
+    /// let _archive = chan.new_strong_reader(); // reads nothing: holds every frame
+    /// for i in 0..100u8 {
+    ///     assert_eq!(w.try_write(&[i; 9])?, Some(9));
+    /// }
+    /// # Ok::<(), bytecast::ChannelError>(())
+    /// ```
+    pub fn for_frames(
+        frames: usize,
+        len: usize,
+        backpressure: Backpressure,
+    ) -> Result<Arc<Self>, ChannelError> {
+        Self::try_with_config(Config::for_frames(frames, len)?.backpressure(backpressure))
     }
 
     /// Creates a channel from a full [`Config`].
@@ -283,6 +317,7 @@ impl Channel {
         let [strong_writers, weak_writers, strong_readers, weak_readers, dropped] =
             self.shared.counts();
         let published = self.shared.published.read();
+        let [lost_bytes, lost_frames, departed_readers] = self.shared.reader_totals();
         Stats {
             capacity: self.capacity(),
             in_use: self.shared.in_use(),
@@ -293,6 +328,9 @@ impl Channel {
             dropped_frames: dropped as u64,
             frames_published: published.frames,
             bytes_published: published.payload,
+            lost_bytes,
+            lost_frames,
+            departed_readers,
         }
     }
 

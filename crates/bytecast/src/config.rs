@@ -1,7 +1,7 @@
 //! Channel parameters and their validation.
 
 use crate::error::ChannelError;
-use crate::frame::HEADER;
+use crate::frame::{Placement, HEADER};
 
 /// What a writer does when the frame it writes does not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,6 +67,55 @@ impl Config {
         }
     }
 
+    /// A configuration for a ring that holds `frames` frames of `len` payload bytes at once,
+    /// with [`Backpressure::Park`]: the smallest power of two that holds them however they
+    /// fall in the ring.
+    ///
+    /// Promise: from any moment at which nothing of the ring is in use (no reader holds
+    /// anything back: there is no strong reader, or each has read everything published), a
+    /// writer writes `frames` such frames without waiting under `Park` and without a refusal
+    /// under `Drop`, wherever in the ring they start. It counts the record header and alignment
+    /// ([`record_len`](crate::record_len)) and the page-alignment padding a large frame may
+    /// take. The ring may hold more: its capacity is a power of two.
+    ///
+    /// # Errors
+    /// [`ChannelError::InvalidCapacity`] if `frames` is 0 (`requested: 0`), or the frames need
+    /// more than [`MAX_CAPACITY`] bytes (`requested`: the bytes they need, `usize::MAX` if
+    /// that overflows).
+    ///
+    /// # Examples
+    /// ```
+    /// use bytecast::{Backpressure, Channel, Config};
+    /// // 100 samples of 9 bytes: 24 bytes of ring each.
+    /// let config = Config::for_frames(100, 9)?.backpressure(Backpressure::Drop);
+    /// let chan = Channel::try_with_config(config)?;
+    /// assert_eq!(chan.capacity(), 4096);
+    /// # Ok::<(), bytecast::ChannelError>(())
+    /// ```
+    pub const fn for_frames(frames: usize, len: usize) -> Result<Self, ChannelError> {
+        if frames == 0 {
+            return Err(too_large(0));
+        }
+        if len > MAX_CAPACITY {
+            return Err(too_large(crate::frame::record_len(len)));
+        }
+        let mut capacity = MIN_CAPACITY;
+        loop {
+            // The worst case of every frame: its largest placement in a ring of this size.
+            // It only grows with the ring (a frame padded in a ring is padded in a larger one).
+            let Some(need) = frames.checked_mul(Placement::largest(len, capacity)) else {
+                return Err(too_large(usize::MAX));
+            };
+            if need <= capacity {
+                return Ok(Self::new(capacity));
+            }
+            if need > MAX_CAPACITY {
+                return Err(too_large(need));
+            }
+            capacity = need.next_power_of_two();
+        }
+    }
+
     /// Sets the backpressure policy.
     #[must_use]
     pub const fn backpressure(mut self, backpressure: Backpressure) -> Self {
@@ -114,6 +163,14 @@ impl Config {
     }
 }
 
+/// The error of a ring request of `requested` bytes that no ring can serve.
+const fn too_large(requested: usize) -> ChannelError {
+    ChannelError::InvalidCapacity {
+        requested,
+        max: MAX_CAPACITY,
+    }
+}
+
 /// Longest frame a ring of `capacity` bytes accepts: the capacity less the record header, so a
 /// ring sized to its largest message carries it whole. Every record fits from any start (the
 /// ring's spare tail takes what runs past the end; `frame::Placement::at`).
@@ -154,6 +211,23 @@ mod tests {
             .max_writers(MAX_HANDLES)
             .ring_capacity()
             .is_ok());
+    }
+
+    #[test]
+    fn for_frames_counts_headers_alignment_and_page_padding() {
+        let cap = |n, len| Config::for_frames(n, len).map(|c| c.ring_capacity().unwrap());
+        assert_eq!(cap(1, 0), Ok(MIN_CAPACITY));
+        assert_eq!(cap(100, 9), Ok(4096)); // 2400 bytes
+        assert_eq!(cap(2, 56), Ok(128)); // 2 × 64 > 64
+        assert_eq!(cap(1, 56), Ok(64)); // the longest frame of a 64-byte ring
+                                        // 32 KiB frames: 4 of them fill 128 KiB exactly, but in a ring where each is at most a
+                                        // quarter they may each need 4088 bytes of padding.
+        assert_eq!(cap(4, 32 * 1024), Ok(256 * 1024));
+        assert_eq!(cap(0, 8), Err(too_large(0)));
+        assert_eq!(cap(usize::MAX, 8), Err(too_large(usize::MAX)));
+        assert_eq!(cap(1, usize::MAX), Err(too_large(usize::MAX)));
+        assert_eq!(cap(2, MAX_CAPACITY / 2), Err(too_large(MAX_CAPACITY + 16)));
+        assert_eq!(cap(1, MAX_CAPACITY - HEADER), Ok(MAX_CAPACITY));
     }
 
     #[test]

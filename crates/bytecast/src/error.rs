@@ -18,6 +18,9 @@ pub enum ChannelError {
     DrainTerminated,
     /// The channel, or this handle, was terminated.
     Terminated,
+    /// This writer was closed ([`StrongWriter::close`](crate::StrongWriter::close)): it has left
+    /// the channel and writes nothing more.
+    Closed,
     /// The channel is draining: no new frame is accepted.
     Draining,
     /// The channel is drained and this reader has read everything: end of stream.
@@ -72,6 +75,7 @@ impl fmt::Display for ChannelError {
             Self::TerminateDraining => f.write_str("cannot terminate a draining channel"),
             Self::DrainTerminated => f.write_str("cannot drain a terminated channel"),
             Self::Terminated => f.write_str("channel terminated"),
+            Self::Closed => f.write_str("writer closed: it writes no more frames"),
             Self::Draining => f.write_str("channel is draining: no new frames are accepted"),
             Self::EndOfStream => f.write_str("end of stream: channel drained"),
             Self::Full => f.write_str("channel full: frame dropped"),

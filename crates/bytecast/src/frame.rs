@@ -90,6 +90,26 @@ pub(crate) const fn footprint(len: usize) -> usize {
     HEADER + align_up(len)
 }
 
+/// Bytes of ring a frame of `payload_len` bytes takes: an 8-byte header, then the payload
+/// rounded up to a multiple of 8 (a 9-byte frame takes 24). `usize::MAX` if that overflows.
+///
+/// A ring of `capacity` bytes holds `capacity / record_len(len)` such frames that no strong
+/// reader has released, except a frame of 32 KiB up to a quarter of the ring, which may also
+/// take up to 4088 bytes of padding that start its payload on a 4 KiB boundary of the ring.
+/// [`Config::for_frames`](crate::Config::for_frames) sizes a ring with both counted.
+///
+/// ```
+/// assert_eq!(bytecast::record_len(9), 24);
+/// assert_eq!(bytecast::record_len(16), 24);
+/// assert_eq!(bytecast::record_len(0), 8);
+/// ```
+pub const fn record_len(payload_len: usize) -> usize {
+    match payload_len.checked_add(HEADER + ALIGN - 1) {
+        Some(n) => n & !(ALIGN - 1),
+        None => usize::MAX,
+    }
+}
+
 /// Rounds up to a multiple of [`ALIGN`].
 pub(crate) const fn align_up(n: usize) -> usize {
     (n + ALIGN - 1) & !(ALIGN - 1)
@@ -216,6 +236,15 @@ mod tests {
         assert_eq!(Header::decode([0; 8]), None);
         assert_eq!(Header::decode([0, 0, 0, 0, 0, 0, 9, 0]), None);
         assert_eq!(Header::decode([0, 0, 0, 0, 0, 0, 1, 1]), None);
+    }
+
+    #[test]
+    fn record_len_is_the_footprint_and_saturates() {
+        for len in [0, 1, 7, 8, 9, 4096, 32 * 1024 + 3, usize::MAX - 15] {
+            assert_eq!(record_len(len), footprint(len), "len {len}");
+        }
+        assert_eq!(record_len(usize::MAX - 14), usize::MAX);
+        assert_eq!(record_len(usize::MAX), usize::MAX);
     }
 
     #[test]

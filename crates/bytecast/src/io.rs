@@ -18,7 +18,7 @@ impl From<ChannelError> for io::Error {
     fn from(e: ChannelError) -> Self {
         let kind = match e {
             ChannelError::Terminated => io::ErrorKind::ConnectionAborted,
-            ChannelError::Draining => io::ErrorKind::BrokenPipe,
+            ChannelError::Draining | ChannelError::Closed => io::ErrorKind::BrokenPipe,
             ChannelError::EndOfStream => io::ErrorKind::UnexpectedEof,
             ChannelError::FrameTooLarge { .. } | ChannelError::FrameTooLong { .. } => {
                 io::ErrorKind::InvalidInput

@@ -53,6 +53,21 @@
 //! |---|---|---|
 //! | `std` | yes | `std::io::Error` conversions ([`io`]), `blocking_*` methods that park the thread |
 //!
+//! # Blocking calls
+//!
+//! The `blocking_*` methods (`std`) park the calling thread until the operation completes. Call
+//! them from plain threads only: inside an async task they deadlock whenever the task that would
+//! make progress (the reader a writer waits for, or the writer a reader waits for) runs on the
+//! same thread, as every task of a current-thread runtime does. In async code `.await` the
+//! `async fn` forms, or move the blocking call to a thread of its own (e.g. tokio's
+//! `spawn_blocking`). The crate cannot detect the mistake: it knows no runtime, only wakers.
+//! The thread-parking executor behind them is not public, so that nothing invites running
+//! other futures on it:
+//!
+//! ```compile_fail,E0603
+//! bytecast::blocking::block_on(async {});
+//! ```
+//!
 //! # Memory ordering
 //!
 //! Bytes a writer put into a frame before committing it happen-before a reader receiving that
@@ -100,7 +115,7 @@ mod sync;
 mod writer;
 
 #[cfg(feature = "std")]
-pub mod blocking;
+mod blocking;
 #[cfg(feature = "std")]
 pub mod io;
 
@@ -114,6 +129,7 @@ mod loom_wakeups;
 pub use channel::{Channel, Stats};
 pub use config::{Backpressure, Config, MAX_CAPACITY, MAX_HANDLES, MIN_CAPACITY};
 pub use error::ChannelError;
+pub use frame::record_len;
 #[cfg(not(all(test, bytecast_loom)))]
 pub use reader::FrameRef;
 pub use reader::{Reader, StartAt, StrongReader, WeakReader};

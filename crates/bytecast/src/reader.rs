@@ -586,6 +586,13 @@ macro_rules! reader_api {
 
             /// Reads the next frame, parking the thread while it waits.
             ///
+            /// # Deadlock
+            /// Never call it from inside an async task: it parks the whole thread, so if the
+            /// writer's task runs on the same thread, as every task of a current-thread runtime
+            /// (e.g. tokio's) does, it never runs and this call never returns. In async code
+            /// use [`read_frame`](Self::read_frame)`.await`; see the crate docs, "Blocking
+            /// calls" (the crate cannot detect this).
+            ///
             /// # Errors
             /// As [`try_read_frame_into`](Self::try_read_frame_into).
             #[cfg(feature = "std")]
@@ -597,6 +604,10 @@ macro_rules! reader_api {
             }
 
             /// Reads payload bytes, parking the thread while it waits; `Ok(0)` is end of stream.
+            ///
+            /// # Deadlock
+            /// As [`blocking_read_frame`](Self::blocking_read_frame): never from inside an
+            /// async task; use [`read`](Self::read)`.await` there.
             ///
             /// # Errors
             /// As [`try_read`](Self::try_read).

@@ -23,7 +23,12 @@ pub(crate) struct WriterCore {
     slot: Option<usize>,
     /// Weak: the slot used last, tried first next time so the id usually stays the same.
     last_slot: Option<usize>,
+    /// The handle has left the channel (terminated or closed): it holds nothing and is not
+    /// counted.
     terminated: bool,
+    /// It left by [`close`](StrongWriter::close): its calls fail with `Closed`, not
+    /// `Terminated`.
+    closed: bool,
     sleeping: bool,
     /// The slot whose `asleep` flag this writer set while sleeping (strong writers).
     sleep_slot: Option<usize>,
@@ -51,6 +56,7 @@ impl fmt::Debug for WriterCore {
             .field("strong", &self.strong)
             .field("id", &self.slot.map(|s| s + 1))
             .field("terminated", &self.terminated)
+            .field("closed", &self.closed)
             .finish()
     }
 }
@@ -66,6 +72,7 @@ impl WriterCore {
             slot: None,
             last_slot: None,
             terminated,
+            closed: false,
             sleeping: false,
             sleep_slot: None,
             waiting_for_slot: false,
@@ -108,6 +115,35 @@ impl WriterCore {
         Self::bare(shared, false, false)
     }
 
+    /// A handle of kind `strong` that has already left, as this one has: terminated, and closed
+    /// if this one was. For conversions and clones of a handle that left.
+    fn left_as(&self, strong: bool) -> Self {
+        let mut w = Self::bare(self.shared.clone(), strong, true);
+        w.closed = self.closed;
+        w
+    }
+
+    /// The error of every call on a handle that has left the channel.
+    #[cold]
+    fn left_error(&self) -> ChannelError {
+        if self.closed {
+            ChannelError::Closed
+        } else {
+            ChannelError::Terminated
+        }
+    }
+
+    /// The error of an empty write, if any: the handle left, or the channel is terminated.
+    fn empty_write_error(&self) -> Option<ChannelError> {
+        if self.terminated {
+            Some(self.left_error())
+        } else if self.shared.is_terminated() {
+            Some(ChannelError::Terminated)
+        } else {
+            None
+        }
+    }
+
     /// Aborts the reservation of a grant that was leaked instead of committed or dropped.
     #[cold]
     fn abort_leaked_grant(&mut self) {
@@ -127,7 +163,7 @@ impl WriterCore {
             self.abort_leaked_grant();
         }
         if self.terminated {
-            return Err(ChannelError::Terminated);
+            return Err(self.left_error());
         }
         let max = self.shared.max_frame_len();
         if len > max {
@@ -350,11 +386,7 @@ impl WriterCore {
         buf: &[u8],
     ) -> Poll<Result<usize, ChannelError>> {
         if buf.is_empty() {
-            return Poll::Ready(if self.terminated || self.shared.is_terminated() {
-                Err(ChannelError::Terminated)
-            } else {
-                Ok(0)
-            });
+            return Poll::Ready(self.empty_write_error().map_or(Ok(0), Err));
         }
         let n = buf.len().min(self.shared.max_frame_len());
         match self.poll_reserve(cx, n) {
@@ -366,11 +398,7 @@ impl WriterCore {
 
     fn try_write(&mut self, buf: &[u8]) -> Result<Option<usize>, ChannelError> {
         if buf.is_empty() {
-            return if self.terminated || self.shared.is_terminated() {
-                Err(ChannelError::Terminated)
-            } else {
-                Ok(Some(0))
-            };
+            return self.empty_write_error().map_or(Ok(Some(0)), Err);
         }
         let n = buf.len().min(self.shared.max_frame_len());
         Ok(self
@@ -383,6 +411,19 @@ impl WriterCore {
             self.terminated = true;
             self.leave();
         }
+    }
+
+    /// Leaves the channel as `Drop` does, and marks the handle closed. A handle that has
+    /// already left stays as it is.
+    fn close(&mut self) {
+        if !self.terminated {
+            self.closed = true;
+            self.terminate();
+        }
+    }
+
+    fn is_terminated(&self) -> bool {
+        (self.terminated && !self.closed) || self.shared.is_terminated()
     }
 
     /// Aborts a leaked grant's frame, gives back the priority, the slot and the writer count
@@ -417,6 +458,23 @@ impl Drop for WriterCore {
 /// The grant copies into the ring with word-sized atomic stores instead of lending a `&mut
 /// [u8]`, because a weak reader may be reading the same bytes of an older lap at that moment
 /// (see `docs/design.md`).
+///
+/// With `std` the grant is a [`std::io::Write`]: `write` is [`put`](WriteGrant::put), so a full
+/// grant takes 0 bytes and `write_all` (or `write!`) past its capacity fails with
+/// `ErrorKind::WriteZero`; `flush` does nothing (readers see the frame when it is committed).
+///
+/// ```
+/// use std::io::Write;
+/// # futures::executor::block_on(async {
+/// let chan = bytecast::Channel::new(256);
+/// let mut writer = chan.new_strong_writer();
+/// let mut reader = chan.new_strong_reader();
+/// let mut grant = writer.reserve(16).await.unwrap();
+/// write!(grant, "{}-{}", 7, "up").unwrap();
+/// grant.commit();
+/// assert_eq!(reader.read_frame(64).await.unwrap().1, b"7-up");
+/// # });
+/// ```
 #[must_use = "a grant that is dropped aborts its frame"]
 pub struct WriteGrant<'a> {
     writer: &'a mut WriterCore,
@@ -488,6 +546,20 @@ impl Drop for WriteGrant<'_> {
         if !self.finished {
             self.writer.finish(self.res, None);
         }
+    }
+}
+
+/// `write` is [`WriteGrant::put`]: `Ok(0)` once the grant is full, so `write_all` reports
+/// `WriteZero`. `flush` does nothing: readers see the frame when it is committed.
+#[cfg(feature = "std")]
+impl std::io::Write for WriteGrant<'_> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(self.put(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -651,6 +723,15 @@ macro_rules! writer_api {
 
             /// Writes one frame, parking the thread while it waits.
             ///
+            /// # Deadlock
+            /// Never call it from inside an async task: it parks the whole thread, so if the
+            /// task that would make room (a strong reader's) runs on the same thread, as every
+            /// task of a current-thread runtime (e.g. tokio's) does, it never runs and this
+            /// call never returns. In async code use [`write`](Self::write)`.await`; from a
+            /// runtime's worker, move the call to a thread of its own (e.g. tokio's
+            /// `spawn_blocking`). The crate cannot detect this (it knows no runtime): see the
+            /// crate docs, "Blocking calls".
+            ///
             /// # Errors
             /// As [`try_reserve`](Self::try_reserve).
             #[cfg(feature = "std")]
@@ -664,9 +745,29 @@ macro_rules! writer_api {
                 self.core.terminate();
             }
 
-            /// `true` once this handle or the channel is terminated.
+            /// `true` once this handle (not by [`close`](Self::close)) or the channel is
+            /// terminated.
             pub fn is_terminated(&self) -> bool {
-                self.core.terminated || self.core.shared.is_terminated()
+                self.core.is_terminated()
+            }
+
+            /// Closes this writer: it leaves the channel now, exactly as if it were dropped.
+            /// The frame of a grant that was leaked (`mem::forget`) is aborted, its writer slot
+            /// (and id) is freed, and it no longer counts among the channel's writers; every
+            /// later write or reserve on it fails with [`ChannelError::Closed`] (`BrokenPipe`
+            /// through `bytecast::io`). Frames it committed stay readable.
+            ///
+            /// Readers reach end of stream when they have read everything and the channel is
+            /// draining, or no [`Channel`](crate::Channel) is left and every writer is closed
+            /// or dropped: closing counts as dropping there, nothing more. Closing a handle
+            /// that already left (closed or terminated) does nothing.
+            pub fn close(&mut self) {
+                self.core.close();
+            }
+
+            /// `true` once [`close`](Self::close) released this writer.
+            pub fn is_closed(&self) -> bool {
+                self.core.closed
             }
         }
     };
@@ -704,7 +805,7 @@ impl StrongWriter {
         let shared = self.core.shared.clone();
         let mut weak = WeakWriter {
             core: if self.core.terminated {
-                WriterCore::bare(shared, false, true)
+                self.core.left_as(false)
             } else {
                 // A conversion keeps the handle alive whatever the channel's state.
                 shared.add_writer(false);
@@ -731,13 +832,18 @@ impl WeakWriter {
     ///
     /// # Errors
     /// [`ChannelError::TooManyWriters`] if no slot is free (the weak writer is given back),
-    /// [`ChannelError::Terminated`] if this handle or the channel is terminated (if the channel
-    /// is terminated during the call, the strong writer is a terminated handle).
+    /// [`ChannelError::Closed`] if this handle is closed, [`ChannelError::Terminated`] if it or
+    /// the channel is terminated (if the channel is terminated during the call, the strong
+    /// writer is a terminated handle).
     // The error hands the weak writer back, as selium-messaging's `upgrade` does; it is as large
     // as the handle.
     #[allow(clippy::result_large_err)]
     pub fn upgrade(self) -> Result<StrongWriter, (Self, ChannelError)> {
-        if self.core.terminated || self.core.shared.is_terminated() {
+        if self.core.terminated {
+            let e = self.core.left_error();
+            return Err((self, e));
+        }
+        if self.core.shared.is_terminated() {
             return Err((self, ChannelError::Terminated));
         }
         // A grant of this writer that was forgotten holds its slot: abort it first, as dropping
@@ -750,6 +856,25 @@ impl WeakWriter {
             // `this` drops after the strong writer is counted.
             Ok(s) => Ok(s),
             Err(e) => Err((this, e)),
+        }
+    }
+}
+
+/// A clone is a new weak writer on the same channel, counted among its writers as
+/// [`Channel::new_weak_writer`](crate::Channel::new_weak_writer) would count it (it shares no
+/// slot or id with this one: it takes its own per frame). A clone of a handle that left
+/// (terminated or closed) has left the same way; on a terminated channel the clone is a
+/// terminated handle.
+impl Clone for WeakWriter {
+    fn clone(&self) -> Self {
+        Self {
+            core: if self.core.terminated {
+                self.core.left_as(false)
+            } else {
+                // This handle is counted, so the count never reads zero on the way: no end of
+                // stream can be seen before the clone is counted.
+                WriterCore::new_weak(self.core.shared.clone())
+            },
         }
     }
 }
@@ -839,6 +964,19 @@ impl Writer {
     /// Aborts this handle alone (see [`StrongWriter::terminate`]).
     pub fn terminate(&mut self) {
         self.core().terminate();
+    }
+
+    /// Closes this writer as if it were dropped (see [`StrongWriter::close`]).
+    pub fn close(&mut self) {
+        self.core().close();
+    }
+
+    /// `true` once [`close`](Self::close) released this writer.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Self::Strong(w) => w.is_closed(),
+            Self::Weak(w) => w.is_closed(),
+        }
     }
 
     /// A strong writer becomes weak; a weak writer stays weak.

@@ -1,13 +1,15 @@
 //! Ending: `terminate()` fails every operation with `Terminated` and wakes every parked task;
 //! a handle's own `terminate()` aborts that handle alone; `drain()` refuses new frames, lets
 //! readers finish and then gives them end of stream, and wakes every parked task with its new
-//! state; a commit or abort that completes at the readable end wakes the reader parked on it.
+//! state; a commit or abort that completes at the readable end wakes the reader parked on it;
+//! a writer's `close()` releases it as dropping it would, and later calls on it fail with
+//! `Closed`.
 //!
 //! Single-threaded and driven by hand (`try_*` and `poll_*` with counting wakers) unless a test
 //! needs real concurrency; tests that could hang on a bug run under a watchdog that turns a hang
 //! into a failure. docs/semantics.md maps each promise to these tests.
 
-use bytecast::{Channel, ChannelError, Config, StartAt};
+use bytecast::{Channel, ChannelError, Config, StartAt, Writer};
 use futures::executor::block_on;
 use std::task::{Context, Poll};
 
@@ -357,4 +359,143 @@ fn commit_or_abort_completing_at_the_readable_end_wakes_the_parked_reader() {
         r.poll_read_frame(&mut cx, 64),
         Poll::Ready(Ok((b.id().unwrap(), b"behind".to_vec())))
     );
+}
+
+/// `close()` releases a writer at once, as dropping it would: its slot and id go, it no longer
+/// counts among the writers, the frames it committed stay readable, and every later call on it
+/// fails with `Closed` (`BrokenPipe` through `bytecast::io`), an empty write included. Closing
+/// twice does nothing; conversions of a closed writer are closed; `terminate` after `close`
+/// leaves it closed, and `close` after `terminate` leaves it terminated.
+#[test]
+fn closed_writer_leaves_at_once_and_every_later_call_fails_with_closed() {
+    let chan = Channel::try_with_config(Config::new(256).max_writers(3)).unwrap();
+    let mut strong = chan.new_strong_writer();
+    let mut weak = chan.new_weak_writer();
+    let mut either = Writer::from(chan.new_strong_writer());
+    let mut r = chan.new_strong_reader();
+    assert_eq!(strong.try_write(b"strong"), Ok(Some(6)));
+    assert_eq!(weak.try_write(b"weak"), Ok(Some(4)));
+    assert_eq!(either.try_write(b"either"), Ok(Some(6)));
+    assert!(!strong.is_closed() && !weak.is_closed() && !either.is_closed());
+    strong.close();
+    weak.close();
+    either.close();
+    let s = chan.stats();
+    assert_eq!((s.strong_writers, s.weak_writers), (0, 0));
+    // Every slot is free again.
+    let fresh: Vec<_> = (0..3)
+        .map(|_| chan.try_new_strong_writer().unwrap())
+        .collect();
+    drop(fresh);
+    let closed = Some(ChannelError::Closed);
+    assert!(strong.is_closed() && weak.is_closed() && either.is_closed());
+    assert!(!strong.is_terminated() && !weak.is_terminated());
+    for _ in 0..2 {
+        assert_eq!(strong.try_write(b"x").err(), closed);
+        assert_eq!(strong.try_write(b"").err(), closed);
+        assert_eq!(strong.try_reserve(1).map(|g| g.is_some()).err(), closed);
+        assert_eq!(block_on(strong.write(b"x")).err(), closed);
+        assert_eq!(block_on(strong.reserve(1)).map(|_| ()).err(), closed);
+        assert_eq!(weak.try_write(b"x").err(), closed);
+        assert_eq!(block_on(weak.write(b"")).err(), closed);
+        assert_eq!(weak.try_reserve(1).map(|g| g.is_some()).err(), closed);
+        assert_eq!(either.try_write(b"x").err(), closed);
+        assert_eq!(block_on(either.reserve(1)).map(|_| ()).err(), closed);
+        strong.close();
+        weak.close();
+        either.close();
+    }
+    let frames: Vec<_> = (0..3)
+        .map(|_| r.try_read_frame(64).unwrap().unwrap().1)
+        .collect();
+    assert_eq!(frames, [&b"strong"[..], b"weak", b"either"]);
+    assert_eq!(
+        std::io::Error::from(ChannelError::Closed).kind(),
+        std::io::ErrorKind::BrokenPipe
+    );
+
+    let mut down = strong.downgrade();
+    assert!(down.is_closed());
+    assert_eq!(down.try_write(b"x").err(), closed);
+    let (mut weak, e) = weak.upgrade().unwrap_err();
+    assert_eq!(e, ChannelError::Closed);
+    assert_eq!(either.downgrade().try_write(b"x").err(), closed);
+    weak.terminate();
+    assert_eq!(
+        weak.try_write(b"x").err(),
+        closed,
+        "terminate after close: still closed"
+    );
+    let mut w = chan.new_strong_writer();
+    w.terminate();
+    w.close();
+    assert!(w.is_terminated() && !w.is_closed());
+    assert_eq!(w.try_write(b"x"), Err(ChannelError::Terminated));
+    let s = chan.stats();
+    assert_eq!((s.strong_writers, s.weak_writers), (0, 0));
+}
+
+/// Closing counts as dropping for end of stream, nothing more: while a `Channel` is left,
+/// closing every writer ends nothing (a new writer may come); once the `Channel` is gone too,
+/// a reader parked on the end is woken and, having read everything, gets end of stream.
+#[test]
+fn closing_every_writer_ends_the_stream_as_dropping_every_writer_does() {
+    let chan = Channel::new(256);
+    let mut strong = chan.new_strong_writer();
+    let mut weak = chan.new_weak_writer();
+    let mut r = chan.new_strong_reader();
+    assert_eq!(strong.try_write(b"one"), Ok(Some(3)));
+    strong.close();
+    assert_eq!(weak.try_write(b"two"), Ok(Some(3)));
+    weak.close();
+    assert_eq!(r.try_read_frame(64).unwrap().unwrap().1, b"one");
+    assert_eq!(r.try_read_frame(64).unwrap().unwrap().1, b"two");
+    assert_eq!(r.try_read_frame(64), Ok(None), "a Channel is left: no end");
+    let mut last = chan.new_weak_writer();
+    drop(chan);
+    let (woken, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(
+        r.poll_read_frame(&mut cx, 64).is_pending(),
+        "a writer is left"
+    );
+    last.close();
+    assert!(
+        woken.count() > 0,
+        "the last writer closing wakes the parked reader"
+    );
+    assert_eq!(
+        r.poll_read_frame(&mut cx, 64),
+        Poll::Ready(Err(ChannelError::EndOfStream))
+    );
+}
+
+/// A writer closed while a grant of its own was forgotten (`mem::forget`) aborts that frame, as
+/// dropping it would: the frames reserved after it reach the reader, nothing of the forgotten
+/// one does, and the writer's slot is free.
+#[test]
+fn closing_a_writer_with_a_forgotten_grant_aborts_that_frame() {
+    for weak in [false, true] {
+        let chan = Channel::try_with_config(Config::new(256).max_writers(2)).unwrap();
+        let mut a = if weak {
+            Writer::from(chan.new_weak_writer())
+        } else {
+            Writer::from(chan.new_strong_writer())
+        };
+        let mut b = chan.new_strong_writer();
+        let mut r = chan.new_strong_reader();
+        let mut g = a.try_reserve(8).unwrap().unwrap();
+        g.put(b"leaked!!");
+        std::mem::forget(g);
+        assert_eq!(b.try_write(b"after"), Ok(Some(5)));
+        assert_eq!(r.try_read_frame(64), Ok(None), "behind the forgotten grant");
+        a.close();
+        assert_eq!(
+            r.try_read_frame(64),
+            Ok(Some((b.id().unwrap(), b"after".to_vec())))
+        );
+        assert_eq!(r.try_read_frame(64), Ok(None));
+        assert!(chan.try_new_strong_writer().is_ok(), "its slot is free");
+        assert_eq!(a.try_write(b"x"), Err(ChannelError::Closed));
+    }
 }

@@ -1,5 +1,6 @@
 //! Introspection: `stats()` reports capacity, handle counts, published totals and the bytes in
-//! use; readers report their own lag and losses.
+//! use, and keeps the losses of every weak reader and a count of the readers that left;
+//! readers report their own lag and losses.
 //!
 //! Single-threaded and driven by hand (`try_*` and `poll_*` with counting wakers) unless a test
 //! needs real concurrency; tests that could hang on a bug run under a watchdog that turns a hang
@@ -125,18 +126,73 @@ fn readers_report_each_readers_lag_and_losses() {
         w.try_write(&payload(i, 8)).unwrap().unwrap();
         strong.try_read_frame(64).unwrap().unwrap();
     }
-    let mut lost = 0;
-    loop {
-        match weak.try_read_frame(64) {
-            Err(ChannelError::ReaderBehind(n)) => lost += n,
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(e) => panic!("{e:?}"),
-        }
-    }
+    let lost = read_counting_losses(&mut weak);
     assert!(lost > 0);
     let k = chan.readers().into_iter().find(|s| !s.strong).unwrap();
     assert_eq!((k.lost_bytes, k.lost_frames), (lost, weak.lost_frames()));
     assert_eq!(k.lost_bytes, weak.lost_bytes());
     assert_eq!(k.lag, 0);
+}
+
+/// Reads frames until none is left and returns the payload bytes `weak` was told it lost.
+fn read_counting_losses(weak: &mut bytecast::WeakReader) -> u64 {
+    let mut lost = 0;
+    loop {
+        match weak.try_read_frame(64) {
+            Err(ChannelError::ReaderBehind(n)) => lost += n,
+            Ok(Some(_)) => {}
+            Ok(None) => return lost,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+/// Laps a new weak reader of `chan` with frames of `w`, reads on until it caught up, and returns
+/// it with the payload bytes it was told it lost.
+fn lapped_weak_reader(
+    chan: &std::sync::Arc<Channel>,
+    w: &mut bytecast::StrongWriter,
+) -> (bytecast::WeakReader, u64) {
+    let mut weak = chan.new_weak_reader();
+    for i in 0..12 {
+        w.try_write(&payload(i, 8 + i)).unwrap().unwrap();
+    }
+    let lost = read_counting_losses(&mut weak);
+    assert!(lost > 0 && weak.lost_frames() > 0);
+    assert_eq!(weak.lost_bytes(), lost);
+    (weak, lost)
+}
+
+/// `stats().lost_bytes`/`lost_frames` sum what every weak reader was told it lost, and keep a
+/// reader's share after it left (`readers()` forgets it); `departed_readers` counts the
+/// readers of either kind that left.
+#[test]
+fn stats_keep_the_losses_of_readers_that_left() {
+    let chan = Channel::new(64);
+    let mut w = chan.new_strong_writer();
+    let totals = |chan: &Channel| {
+        let s = chan.stats();
+        (s.lost_bytes, s.lost_frames, s.departed_readers)
+    };
+    assert_eq!(totals(&chan), (0, 0, 0));
+    let (first, lost1) = lapped_weak_reader(&chan, &mut w);
+    let frames1 = first.lost_frames();
+    assert_eq!(totals(&chan), (lost1, frames1, 0));
+    drop(first);
+    assert!(chan.readers().is_empty());
+    assert_eq!(
+        totals(&chan),
+        (lost1, frames1, 1),
+        "kept after the reader left"
+    );
+    let (mut second, lost2) = lapped_weak_reader(&chan, &mut w);
+    let frames2 = second.lost_frames();
+    assert_eq!(totals(&chan), (lost1 + lost2, frames1 + frames2, 1));
+    second.terminate();
+    drop(chan.new_strong_reader());
+    assert_eq!(
+        totals(&chan),
+        (lost1 + lost2, frames1 + frames2, 3),
+        "a terminated reader and a strong one left too"
+    );
 }

@@ -9,6 +9,9 @@
 //!   operation and conversion: no panic anywhere.
 //! - Converting a writer between strong and weak, with the `Channel` dropped, never looks like
 //!   "every writer is gone" to a reader; dropping that writer does.
+//! - Writers (and weak writers' clones) that close on other threads, with the `Channel`
+//!   dropped, end the stream only when the last one closed, after every frame; closing while
+//!   the channel is terminated or drained leaves no writer counted.
 //!
 //! Threaded tests run under the watchdog; rounds are scaled down under Miri.
 
@@ -340,6 +343,10 @@ fn exercise(chan: &Arc<Channel>, rng: &mut Rng) {
             let mut w = chan.new_weak_writer();
             let _ = w.try_write(b"weak frame");
             let _ = w.poll_write(&mut cx, b"y");
+            let mut clone = w.clone();
+            let _ = clone.try_write(b"clone");
+            clone.close();
+            let _ = clone.clone().try_write(b"closed");
             if let Ok(s) = w.upgrade() {
                 let _ = Writer::from(s).downgrade();
             }
@@ -347,6 +354,11 @@ fn exercise(chan: &Arc<Channel>, rng: &mut Rng) {
         2 => {
             let mut w = chan.new_writer();
             let _ = w.try_write(b"writer");
+            if let Ok(Some(g)) = w.try_reserve(8) {
+                std::mem::forget(g);
+            }
+            w.close();
+            let _ = w.try_write(b"closed");
             let _ = w.downgrade();
         }
         3 => {
@@ -511,6 +523,110 @@ fn converting_a_writer_never_looks_like_end_of_stream() {
             drop(w);
             let read = reader.join().expect("reader thread");
             assert_eq!(read, written, "every frame before the end");
+        }
+    });
+}
+
+/// Writers of both kinds and weak writers' clones write frames on their own threads and then
+/// close, with the `Channel` dropped: a reader on another thread reaches end of stream only
+/// after the last one closed, having read every frame. Then writers that close while the
+/// channel is terminated or drained at a random moment: no panic, and no writer stays counted.
+#[test]
+fn closing_writers_end_the_stream_only_after_the_last_one() {
+    guarded("close vs end of stream", || {
+        let rounds = if cfg!(miri) { 1 } else { 20 };
+        let frames = if cfg!(miri) { 5 } else { 200 };
+        for round in 0..rounds {
+            let chan = Channel::new(512);
+            let mut r = chan.new_strong_reader();
+            let weak = chan.new_weak_writer();
+            let writers: Vec<Writer> = vec![
+                chan.new_strong_writer().into(),
+                weak.clone().into(),
+                weak.into(),
+                chan.new_writer(),
+            ];
+            let count = writers.len();
+            drop(chan);
+            let open = Arc::new(std::sync::atomic::AtomicUsize::new(count));
+            let threads: Vec<_> = writers
+                .into_iter()
+                .map(|mut w| {
+                    let open = open.clone();
+                    thread::spawn(move || {
+                        for i in 0..frames {
+                            assert_eq!(block_on(w.write(&[i as u8; 8])), Ok(8));
+                        }
+                        open.fetch_sub(1, SeqCst);
+                        w.close();
+                        assert_eq!(w.try_write(b"late"), Err(ChannelError::Closed));
+                    })
+                })
+                .collect();
+            let mut read = 0;
+            loop {
+                match r.blocking_read_frame(64) {
+                    Ok(_) => read += 1,
+                    Err(ChannelError::EndOfStream) => break,
+                    Err(e) => panic!("round {round}: {e}"),
+                }
+            }
+            assert_eq!(
+                open.load(SeqCst),
+                0,
+                "round {round}: end of stream while a writer lives"
+            );
+            assert_eq!(
+                read,
+                count * frames,
+                "round {round}: every frame before the end"
+            );
+            for t in threads {
+                t.join().expect("writer thread");
+            }
+        }
+        for round in 0..rounds as u64 {
+            let chan = Channel::with_parameters(256, Backpressure::Drop);
+            let threads: Vec<_> = (0..3)
+                .map(|k| {
+                    let chan = chan.clone();
+                    thread::spawn(move || {
+                        let mut rng = Rng::new(round * 3 + k + 1);
+                        for _ in 0..if cfg!(miri) { 3 } else { 100 } {
+                            let mut w = if rng.below(2) == 0 {
+                                Writer::from(chan.new_weak_writer().clone())
+                            } else {
+                                chan.new_writer()
+                            };
+                            let _ = w.try_write(b"frame");
+                            if rng.below(3) == 0 {
+                                if let Ok(Some(g)) = w.try_reserve(8) {
+                                    std::mem::forget(g);
+                                }
+                            }
+                            w.close();
+                            // A writer created on the terminated channel was terminated
+                            // from the start: closing it changes nothing.
+                            assert!(matches!(
+                                w.try_write(b"x"),
+                                Err(ChannelError::Closed | ChannelError::Terminated)
+                            ));
+                        }
+                    })
+                })
+                .collect();
+            for _ in 0..Rng::new(500 + round).below(if cfg!(miri) { 3 } else { 200 }) {
+                thread::yield_now();
+            }
+            let _ = if round % 2 == 0 {
+                chan.terminate()
+            } else {
+                chan.drain()
+            };
+            for t in threads {
+                t.join().expect("writer thread");
+            }
+            assert_eq!(handle_counts(&chan.stats()), (0, 0, 0, 0));
         }
     });
 }

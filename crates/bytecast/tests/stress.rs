@@ -136,8 +136,8 @@ fn run(capacity: usize, writers: usize, strong: usize, weak: usize, weak_writers
                     if next(&mut rng) % 7 == 0 {
                         // An aborted grant now and then: readers must skip it.
                         let g = match (&mut strong_w, &mut weak_w) {
-                            (Some(w), _) => bytecast::blocking::block_on(w.reserve(len + 1)),
-                            (_, Some(w)) => bytecast::blocking::block_on(w.reserve(len + 1)),
+                            (Some(w), _) => futures::executor::block_on(w.reserve(len + 1)),
+                            (_, Some(w)) => futures::executor::block_on(w.reserve(len + 1)),
                             _ => unreachable!(),
                         };
                         let mut g = g.expect("reserve");

@@ -1,6 +1,7 @@
 //! Types and the `std::io` mapping: `ChannelError` is a well-behaved error type, handles and
 //! their futures are `Send`, channel errors map to the documented `io::ErrorKind`s (with
-//! `ReaderBehind` downcastable), and nothing panics when handles drop in any order.
+//! `ReaderBehind` downcastable), a write grant is a `std::io::Write`, and nothing panics when
+//! handles drop in any order.
 //!
 //! Single-threaded and driven by hand (`try_*` and `poll_*` with counting wakers) unless a test
 //! needs real concurrency; tests that could hang on a bug run under a watchdog that turns a hang
@@ -127,4 +128,26 @@ fn nothing_panics_when_handles_drop_in_any_order() {
             }
         }
     }
+}
+
+/// A `WriteGrant` is a `std::io::Write`: `write!` formats into the frame, `write` takes what
+/// fits and 0 once the grant is full (so `write_all` past it is `WriteZero`), `flush` is `Ok`,
+/// and the frame is what was written when it is committed.
+#[test]
+fn write_grant_is_an_io_write() {
+    use std::io::{ErrorKind, Write};
+    let chan = Channel::new(256);
+    let mut w = chan.new_strong_writer();
+    let mut r = chan.new_strong_reader();
+    let mut g = w.try_reserve(12).unwrap().unwrap();
+    write!(g, "{}+{}={}", 2, 2, 4).unwrap();
+    g.flush().unwrap();
+    assert_eq!(g.len(), 5);
+    assert_eq!(g.write(b"0123").unwrap(), 4);
+    let e = g.write_all(b"56789").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WriteZero);
+    assert_eq!(g.remaining(), 0);
+    assert_eq!(g.write(b"x").unwrap(), 0);
+    assert_eq!(g.commit(), 12);
+    assert_eq!(r.try_read_frame(64).unwrap().unwrap().1, b"2+2=40123567");
 }

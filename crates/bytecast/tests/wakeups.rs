@@ -222,7 +222,7 @@ fn drain_with_a_grant_open_ends_after_its_commit() {
             let mut w = chan.new_strong_writer();
             let c2 = chan.clone();
             let wt = thread::spawn(move || {
-                let mut g = bytecast::blocking::block_on(w.reserve(8)).unwrap();
+                let mut g = futures::executor::block_on(w.reserve(8)).unwrap();
                 g.put(b"held");
                 c2.drain().unwrap();
                 g.put(b"open");

@@ -4,7 +4,7 @@
 //! `max_frame_len()` bytes; `Park` writers wait and are woken, `Drop` writers have frames
 //! refused whole and counted; idle writers never hold readers back; writer ids are unique among
 //! live writers; weak writers hold no slot between frames; writers convert between strong and
-//! weak.
+//! weak; a weak writer's clone is a new weak writer on the same channel.
 //!
 //! Single-threaded and driven by hand (`try_*` and `poll_*` with counting wakers) unless a test
 //! needs real concurrency; tests that could hang on a bug run under a watchdog that turns a hang
@@ -551,4 +551,68 @@ fn terminated_writer_stays_terminated_when_converted() {
             revived.try_write(b"y")
         ),
     }
+}
+
+/// A clone of a weak writer is a new weak writer on the same channel: counted among the weak
+/// writers, writing frames of its own, leaving alone when dropped. A clone of a handle that
+/// left (terminated or closed) has left the same way, and a clone made on a terminated channel
+/// is terminated; neither is counted.
+#[test]
+fn weak_writer_clone_is_a_new_weak_writer_on_the_same_channel() {
+    let chan = Channel::new(256);
+    let mut a = chan.new_weak_writer();
+    let mut r = chan.new_strong_reader();
+    let mut b = a.clone();
+    assert_eq!(chan.stats().weak_writers, 2);
+    assert_eq!(a.try_write(b"from a"), Ok(Some(6)));
+    assert_eq!(b.try_write(b"from b"), Ok(Some(6)));
+    let got: Vec<_> = read_all_strong(&mut r).into_iter().map(|f| f.1).collect();
+    assert_eq!(got, [b"from a".to_vec(), b"from b".to_vec()]);
+    drop(a);
+    assert_eq!(chan.stats().weak_writers, 1);
+    assert_eq!(b.try_write(b"b again"), Ok(Some(7)));
+
+    let mut terminated = b.clone();
+    terminated.terminate();
+    let mut clone = terminated.clone();
+    assert!(clone.is_terminated() && !clone.is_closed());
+    assert_eq!(clone.try_write(b"x"), Err(ChannelError::Terminated));
+    let mut closed = b.clone();
+    closed.close();
+    let mut clone = closed.clone();
+    assert!(clone.is_closed() && !clone.is_terminated());
+    assert_eq!(clone.try_write(b"x"), Err(ChannelError::Closed));
+    assert_eq!(chan.stats().weak_writers, 1, "only b is left");
+
+    chan.terminate().unwrap();
+    let mut clone = b.clone();
+    assert_eq!(clone.try_write(b"x"), Err(ChannelError::Terminated));
+    drop(b);
+    assert_eq!(chan.stats().weak_writers, 0);
+    drop(clone);
+    assert_eq!(chan.stats().weak_writers, 0);
+}
+
+/// With the `Channel` gone, clones of a weak writer keep the stream open until the last of
+/// them leaves: a reader that read everything waits while one lives, then gets end of stream.
+#[test]
+fn weak_writer_clones_keep_the_stream_open_until_the_last_one_leaves() {
+    let chan = Channel::new(256);
+    let a = chan.new_weak_writer();
+    let mut r = chan.new_strong_reader();
+    let mut b = a.clone();
+    drop(chan);
+    drop(a);
+    assert_eq!(r.try_read_frame(64), Ok(None), "the clone still lives");
+    assert_eq!(b.try_write(b"late"), Ok(Some(4)));
+    assert_eq!(r.try_read_frame(64).unwrap().unwrap().1, b"late");
+    let c = b.clone();
+    drop(b);
+    assert_eq!(
+        r.try_read_frame(64),
+        Ok(None),
+        "the clone of the clone still lives"
+    );
+    drop(c);
+    assert_eq!(r.try_read_frame(64), Err(ChannelError::EndOfStream));
 }

@@ -129,6 +129,8 @@ pub(crate) struct Shared {
     reader_hwm: AtomicUsize,
     /// `log2(capacity / HISTORY)`: a position's history segment is `pos >> history_shift`.
     history_shift: u32,
+    /// Losses of every reader ever, and readers that left; under the gate lock.
+    reader_totals: slots::ReaderTotals,
     /// [`max_frame_len`] of the capacity, computed once.
     max_frame_len: usize,
 }
@@ -226,6 +228,7 @@ impl Shared {
                 .collect(),
             reader_hwm: AtomicUsize::new(0),
             history_shift: (capacity / HISTORY).trailing_zeros(),
+            reader_totals: slots::ReaderTotals::default(),
             max_frame_len: max_frame_len(capacity),
         })
     }

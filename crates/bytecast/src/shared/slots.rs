@@ -9,6 +9,7 @@
 //!   before the old one leaves, so end of stream never sees zero writers while one lives.
 //! - A weak reader registers in `weak_readers` (then a `SeqCst` fence) before it reads its
 //!   start: the other side of the exclusive-copy check (`reserve.rs`).
+//! - [`ReaderTotals`] change and are read only under the gate lock.
 
 use super::*;
 
@@ -40,6 +41,22 @@ pub(crate) struct ReaderSlot {
     /// Set while the reader holding this slot sleeps: wakers wake only such slots.
     pub(super) asleep: AtomicBool,
     pub(crate) waker: WakerCell,
+}
+
+/// Channel-wide reader totals, for [`crate::Channel::stats`]: what every reader the channel
+/// has had lost, those that left included, and how many left. Written and read only under the
+/// gate lock, so one thread at a time writes each [`Count`] and a read never sees half of a
+/// write (the two words of a count on 32-bit targets).
+#[derive(Debug, Default)]
+pub(crate) struct ReaderTotals {
+    lost_bytes: Count,
+    lost_frames: Count,
+    departed: Count,
+}
+
+/// Adds `n` to a count of [`ReaderTotals`] (gate lock held).
+fn add(count: &Count, n: u64) {
+    count.set(count.get().wrapping_add(n));
 }
 
 /// Statistics of one reader, as seen by [`crate::Channel::readers`].
@@ -198,6 +215,7 @@ impl Shared {
             let slot = &self.readers[i];
             // ORDERING: Relaxed; under the gate lock.
             let kind = slot.kind.swap(SLOT_FREE, Relaxed);
+            add(&self.reader_totals.departed, 1);
             if kind == SLOT_STRONG {
                 // ORDERING: Relaxed; statistics.
                 self.strong_readers.fetch_sub(1, Relaxed);
@@ -238,11 +256,29 @@ impl Shared {
         self.readers[i].mark.write(m);
     }
 
-    /// A weak reader's loss totals (it alone writes them).
+    /// A weak reader's loss totals (it alone writes them), added to the channel's totals. A
+    /// cold path (the reader was lapped), so it may take the gate lock.
     pub(crate) fn note_loss(&self, i: usize, lost_bytes: u64, lost_frames: u64) {
         let s = &self.readers[i];
+        let _guard = self.lock_gate();
+        let t = &self.reader_totals;
+        // The slot holds the totals this reader reported last (0 since it joined): the
+        // difference is what it lost since.
+        add(&t.lost_bytes, lost_bytes.wrapping_sub(s.lost_bytes.get()));
+        add(
+            &t.lost_frames,
+            lost_frames.wrapping_sub(s.lost_frames.get()),
+        );
         s.lost_bytes.set(lost_bytes);
         s.lost_frames.set(lost_frames);
+    }
+
+    /// Payload bytes and frames lost by every reader the channel has had, and readers that
+    /// left.
+    pub(crate) fn reader_totals(&self) -> [u64; 3] {
+        let _guard = self.lock_gate();
+        let t = &self.reader_totals;
+        [t.lost_bytes.get(), t.lost_frames.get(), t.departed.get()]
     }
 
     /// `true` if a gate refresh found this weak reader's current published position lapped by
