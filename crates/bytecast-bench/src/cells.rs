@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use crate::impls::bytecast::{self as bc, Api};
+use crate::impls::copy::{self, Mover};
 use crate::impls::peers;
-use crate::run::{run_async, run_threads, Outcome, Shape};
+use crate::run::{run_async, run_threads, Dest, Outcome, Shape};
 
 /// A workload: a shape, with the words that explain it in `docs/bench.md`.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +16,30 @@ pub(crate) struct Workload {
     pub(crate) shape: Shape,
 }
 
+impl Workload {
+    /// Whether this is a copy workload (the reader forwards the bytes to a destination).
+    pub(crate) fn is_copy(&self) -> bool {
+        self.shape.dest != Dest::None
+    }
+
+    /// The measured window of each run, from the run's `base` window: a third of it for the copy
+    /// workloads, whose rows are many and steady, so that they add little to the benchmark's
+    /// length.
+    pub(crate) fn window(&self, base: Duration) -> Duration {
+        if self.is_copy() {
+            (base / COPY_WINDOW_SHARE).max(MIN_WINDOW)
+        } else {
+            base
+        }
+    }
+}
+
+/// The copy workloads' window is the base window divided by this.
+pub(crate) const COPY_WINDOW_SHARE: u32 = 3;
+
+/// The shortest window any run gets.
+pub(crate) const MIN_WINDOW: Duration = Duration::from_millis(20);
+
 const fn shape(writers: usize, strong: usize, weak: usize, len: usize) -> Shape {
     Shape {
         writers,
@@ -22,6 +47,14 @@ const fn shape(writers: usize, strong: usize, weak: usize, len: usize) -> Shape 
         weak,
         len,
         overload: false,
+        dest: Dest::None,
+    }
+}
+
+const fn copy_job(len: usize, dest: Dest) -> Shape {
+    Shape {
+        dest,
+        ..shape(1, 1, 0, len)
     }
 }
 
@@ -84,7 +117,32 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             weak: 0,
             len: 64,
             overload: true,
+            dest: Dest::None,
         },
+    },
+    Workload {
+        id: "copy-sink-64B",
+        about: "The copy job: 1 writer task writes 64-byte frames, one write each; the reading \
+                side forwards every byte into `tokio::io::sink()`. The sink keeps nothing, so \
+                these runs check the byte count only (the TCP runs check every frame).",
+        shape: copy_job(64, Dest::Sink),
+    },
+    Workload {
+        id: "copy-sink-1KiB",
+        about: "The copy job into `tokio::io::sink()`, 1 KiB frames.",
+        shape: copy_job(1024, Dest::Sink),
+    },
+    Workload {
+        id: "copy-tcp-64B",
+        about: "The copy job into a loopback TCP connection (127.0.0.1, default socket options), \
+                64-byte frames; a task drains the far end and checks every frame. The figure \
+                is frames per second arriving at the far end.",
+        shape: copy_job(64, Dest::Tcp),
+    },
+    Workload {
+        id: "copy-tcp-1KiB",
+        about: "The copy job into a loopback TCP connection, 1 KiB frames.",
+        shape: copy_job(1024, Dest::Tcp),
     },
 ];
 
@@ -108,9 +166,13 @@ pub(crate) enum Impl {
     BytecastAsyncZcPieces,
     BytecastTry,
     BytecastTryZc,
+    BytecastTokioCopy,
+    BytecastTokioCopyBuf,
+    BytecastFrameLoop,
     TokioBroadcast,
     AsyncBroadcast,
     TokioDuplex,
+    TokioDuplexCopy,
     Bbqueue,
     BbqueueThreads,
     Disruptor,
@@ -126,9 +188,13 @@ pub(crate) const IMPLS: &[Impl] = &[
     Impl::BytecastAsyncZcPieces,
     Impl::BytecastTry,
     Impl::BytecastTryZc,
+    Impl::BytecastTokioCopy,
+    Impl::BytecastTokioCopyBuf,
+    Impl::BytecastFrameLoop,
     Impl::TokioBroadcast,
     Impl::AsyncBroadcast,
     Impl::TokioDuplex,
+    Impl::TokioDuplexCopy,
     Impl::Bbqueue,
     Impl::Selium,
     Impl::BbqueueThreads,
@@ -145,9 +211,13 @@ impl Impl {
             Self::BytecastAsyncZcPieces => "bytecast-async-zc-pieces",
             Self::BytecastTry => "bytecast-try",
             Self::BytecastTryZc => "bytecast-try-zc",
+            Self::BytecastTokioCopy => "bytecast-tokio-copy",
+            Self::BytecastTokioCopyBuf => "bytecast-tokio-copy-buf",
+            Self::BytecastFrameLoop => "bytecast-frame-loop",
             Self::TokioBroadcast => "tokio-broadcast",
             Self::AsyncBroadcast => "async-broadcast",
             Self::TokioDuplex => "tokio-duplex",
+            Self::TokioDuplexCopy => "tokio-duplex-copy",
             Self::Bbqueue => "bbqueue",
             Self::BbqueueThreads => "bbqueue-threads",
             Self::Disruptor => "disruptor",
@@ -184,6 +254,19 @@ impl Impl {
             Self::BytecastTryZc => {
                 "bytecast core, `try_reserve` + one `put` + `commit` / `try_borrow_frame` on spinning threads"
             }
+            Self::BytecastTokioCopy => {
+                "the copy job through `bytecast-tokio`: the writer task `write_all`s each frame, \
+                 `tokio::io::copy` from a strong reader (`AsyncRead`) into the destination"
+            }
+            Self::BytecastTokioCopyBuf => {
+                "as `bytecast-tokio-copy` with `tokio::io::copy_buf` (`AsyncBufRead`: `fill_buf` \
+                 lends from the ring)"
+            }
+            Self::BytecastFrameLoop => {
+                "the copy job on the core's frame loop, no tokio copy: `write(&frame).await`; \
+                 `read_frame_into(&mut buf).await`, then one `write_all` of the frame into the \
+                 destination"
+            }
             Self::TokioBroadcast => {
                 "`tokio::sync::broadcast` of `Arc<[u8]>` frames (lossy by design: `Lagged(n)` is counted as loss)"
             }
@@ -193,6 +276,10 @@ impl Impl {
             }
             Self::TokioDuplex => {
                 "`tokio::io::duplex(1 MiB)`: `write_all` of each frame, `read` until it is complete"
+            }
+            Self::TokioDuplexCopy => {
+                "the copy job through `tokio::io::duplex(1 MiB)`: `write_all` of each frame, \
+                 `tokio::io::copy` out of the other end into the destination"
             }
             Self::Bbqueue => {
                 "`bbqueue` 0.7 framed, async (`wait_grant`/`wait_read`), frame copied into the \
@@ -235,13 +322,35 @@ impl Impl {
                 | Self::BytecastAsyncZcPieces
                 | Self::BytecastTry
                 | Self::BytecastTryZc
+                | Self::BytecastTokioCopy
+                | Self::BytecastTokioCopyBuf
+                | Self::BytecastFrameLoop
+        )
+    }
+
+    /// Whether the implementation is one of the copy job's rows.
+    pub(crate) fn is_copy(self) -> bool {
+        matches!(
+            self,
+            Self::BytecastTokioCopy
+                | Self::BytecastTokioCopyBuf
+                | Self::BytecastFrameLoop
+                | Self::TokioDuplexCopy
         )
     }
 
     /// Whether the implementation can run the workload at all (N/A otherwise).
     pub(crate) fn fits(self, s: &Shape) -> bool {
         let one_to_one = s.writers == 1 && s.readers() == 1;
+        // The copy rows run the copy workloads, and only they do.
+        if s.dest != Dest::None {
+            return self.is_copy() && one_to_one && !s.overload;
+        }
         match self {
+            Self::BytecastTokioCopy
+            | Self::BytecastTokioCopyBuf
+            | Self::BytecastFrameLoop
+            | Self::TokioDuplexCopy => false,
             Self::BytecastAsync | Self::BytecastTry | Self::Selium => true,
             Self::BytecastTokio | Self::TokioBroadcast | Self::AsyncBroadcast => s.weak == 0,
             Self::BytecastAsyncZc
@@ -291,6 +400,14 @@ pub(crate) fn run_cell(
         }
         Impl::BytecastTry => run_threads(shape, dur, |c| bc::core_threads(c, Api::Copy)),
         Impl::BytecastTryZc => run_threads(shape, dur, |c| bc::core_threads(c, Api::Grant)),
+        Impl::BytecastTokioCopy => run_async(rt, shape, dur, |c| copy::bytecast(c, Mover::Copy)),
+        Impl::BytecastTokioCopyBuf => {
+            run_async(rt, shape, dur, |c| copy::bytecast(c, Mover::CopyBuf))
+        }
+        Impl::BytecastFrameLoop => {
+            run_async(rt, shape, dur, |c| copy::bytecast(c, Mover::FrameLoop))
+        }
+        Impl::TokioDuplexCopy => run_async(rt, shape, dur, copy::duplex),
         Impl::TokioBroadcast => run_async(rt, shape, dur, peers::tokio_broadcast),
         Impl::AsyncBroadcast => run_async(rt, shape, dur, peers::async_broadcast),
         Impl::TokioDuplex => run_async(rt, shape, dur, peers::tokio_duplex),

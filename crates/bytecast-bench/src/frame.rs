@@ -277,6 +277,73 @@ impl Verifier {
     }
 }
 
+/// Checks frames that arrive as a byte stream, their boundaries lost (what a TCP reader, or
+/// any pipe, gets): each complete frame goes to a [`Verifier`], and the beginning of a frame
+/// split between two reads waits in `partial`.
+#[derive(Debug)]
+pub(crate) struct StreamVerifier {
+    v: Verifier,
+    partial: Vec<u8>,
+}
+
+impl StreamVerifier {
+    /// A verifier for a stream of frames of `len` bytes from `writers` writers, none lost.
+    pub(crate) fn new(len: usize, writers: usize) -> Self {
+        Self {
+            v: Verifier::new(len, writers, false),
+            partial: Vec::with_capacity(len),
+        }
+    }
+
+    /// Checks the frames `bytes` completes.
+    pub(crate) fn bytes(&mut self, mut bytes: &[u8]) {
+        let len = self.v.len;
+        if !self.partial.is_empty() {
+            let take = (len - self.partial.len()).min(bytes.len());
+            self.partial.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.partial.len() < len {
+                return;
+            }
+            self.v.frame(&self.partial);
+            self.partial.clear();
+        }
+        let mut frames = bytes.chunks_exact(len);
+        for f in &mut frames {
+            self.v.frame(f);
+        }
+        self.partial.extend_from_slice(frames.remainder());
+    }
+
+    /// Records a failure of the implementation itself (an unexpected error).
+    pub(crate) fn error(&mut self, why: impl Into<String>) {
+        self.v.error(why);
+    }
+
+    /// The tally, once the stream has ended.
+    pub(crate) fn finish(mut self) -> Tally {
+        if !self.partial.is_empty() {
+            let n = self.partial.len();
+            self.v
+                .error(format!("the stream ended {n} bytes into a frame"));
+        }
+        self.v.finish()
+    }
+}
+
+/// The tally of a reader whose bytes were not kept (a copy into `tokio::io::sink()`): `bytes`
+/// payload bytes from one writer, counted but not checked.
+pub(crate) fn counted(len: usize, bytes: u64) -> Tally {
+    let frames = bytes / len as u64;
+    Tally {
+        frames,
+        next: vec![frames],
+        error: (bytes % len as u64 != 0)
+            .then(|| format!("{bytes} bytes are not a whole number of {len}-byte frames")),
+        ..Tally::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +420,32 @@ mod tests {
         let mut flipped = frame(64, 0, 0);
         flipped[60] ^= 1;
         assert_eq!(v.frame(&flipped), Seen::Bad);
+    }
+
+    #[test]
+    fn streams_are_checked_across_any_split() {
+        let len = 64;
+        let bytes: Vec<u8> = (0..10).flat_map(|seq| frame(len, 0, seq)).collect();
+        for step in [1, 7, 63, 64, 65, 200, 640] {
+            let mut v = StreamVerifier::new(len, 1);
+            for piece in bytes.chunks(step) {
+                v.bytes(piece);
+            }
+            let t = v.finish();
+            assert_eq!((t.frames, t.error), (10, None), "step {step}");
+        }
+        let mut v = StreamVerifier::new(len, 1);
+        v.bytes(&bytes[..100]);
+        assert!(
+            v.finish().error.is_some(),
+            "a stream that ends inside a frame"
+        );
+        let mut damaged = bytes.clone();
+        damaged[64 * 3 + 5] ^= 1;
+        let mut v = StreamVerifier::new(len, 1);
+        v.bytes(&damaged);
+        assert!(v.finish().error.is_some());
+        assert_eq!(counted(64, 640).frames, 10);
+        assert!(counted(64, 641).error.is_some());
     }
 }

@@ -10,11 +10,66 @@ use std::task::{Context, Poll, Waker};
 use bytecast::{Channel, Config};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::frame::{pieces, staging, stamp, Verifier};
+use crate::frame::{pieces, staging, stamp, StreamVerifier, Verifier};
 use crate::run::CAPACITY;
 
 /// The paths `--single-thread` knows.
-pub(crate) const PATHS: &[&str] = &["copy", "grant", "grant-pieces", "adapter", "copy-limit"];
+pub(crate) const PATHS: &[&str] = &[
+    "copy",
+    "grant",
+    "grant-pieces",
+    "adapter",
+    "pipe",
+    "duplex-pipe",
+    "copy-limit",
+];
+
+/// The buffer of the `pipe` paths' reads: `tokio::io::copy`'s.
+const PIPE_BUF: usize = 8 * 1024;
+
+/// The `pipe` paths: `write` frames one `poll_write` each until a [`PIPE_BUF`] worth is
+/// written (at least one frame), then `poll_read` them back into a [`PIPE_BUF`] buffer, as
+/// `tokio::io::copy` reads, and check them as a stream.
+fn pipe<W: AsyncWrite + Unpin, R: AsyncRead + Unpin>(
+    w: &mut W,
+    r: &mut R,
+    frames: u64,
+    len: usize,
+) -> Result<u64, String> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut frame = staging(len);
+    let mut buf = vec![0u8; PIPE_BUF];
+    let mut v = StreamVerifier::new(len, 1);
+    let batch = (PIPE_BUF / len).max(1) as u64;
+    let mut seq = 0;
+    while seq < frames {
+        let n = batch.min(frames - seq);
+        for _ in 0..n {
+            stamp(&mut frame, 0, seq);
+            match Pin::new(&mut *w).poll_write(&mut cx, &frame) {
+                Poll::Ready(Ok(m)) if m == len => {}
+                other => return Err(format!("poll_write: {other:?}")),
+            }
+            seq += 1;
+        }
+        let mut left = n as usize * len;
+        while left > 0 {
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut *r).poll_read(&mut cx, &mut rb) {
+                Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
+                    left -= rb.filled().len();
+                    v.bytes(rb.filled());
+                }
+                other => return Err(format!("poll_read: {other:?}")),
+            }
+        }
+    }
+    let t = v.finish();
+    match t.error {
+        Some(e) => Err(e),
+        None => Ok(t.frames),
+    }
+}
 
 /// Runs `frames` frames of `len` bytes through `path`; returns how many were checked.
 pub(crate) fn single_thread(path: &str, frames: u64, len: usize) -> Result<u64, String> {
@@ -86,6 +141,19 @@ pub(crate) fn single_thread(path: &str, frames: u64, len: usize) -> Result<u64, 
                 }
                 v.frame(&buf);
             }
+        }
+        // `pipe`: through the tokio adapter, as `tokio::io::copy` reads a strong reader;
+        // `duplex-pipe`: the same through `tokio::io::duplex`.
+        "pipe" => {
+            drop((w, r));
+            let chan = bytecast_tokio::Channel::from_core(chan.clone());
+            let mut w = chan.new_strong_writer();
+            let mut r = chan.new_strong_reader();
+            return pipe(&mut w, &mut r, frames, len);
+        }
+        "duplex-pipe" => {
+            let (mut tx, mut rx) = tokio::io::duplex(CAPACITY);
+            return pipe(&mut tx, &mut rx, frames, len);
         }
         "copy-limit" => {
             let mut ring = vec![0u8; CAPACITY];

@@ -281,7 +281,7 @@ pub(crate) fn progress_line(c: &CellReport) -> String {
         Some(_) => format!("  allocs/frame {}", c.allocs_per_frame()),
         None => String::new(),
     };
-    format!("{:<11} {:<18} {what}{allocs}", c.workload.id, c.imp.id())
+    format!("{:<14} {:<23} {what}{allocs}", c.workload.id, c.imp.id())
 }
 
 fn cell<'a>(cells: &'a [CellReport], w: &str, i: Impl) -> Option<&'a CellReport> {
@@ -319,8 +319,8 @@ pub(crate) fn markdown(cells: &[CellReport], s: &Settings, m: &Machine) -> Strin
          - Machine: {}, {} cores; {}\n\
          - Code: commit {}; the run took {:.0} s\n\
          - Load average (1, 5, 15 min) before the run: {}; after: {}\n\
-         - Each figure: median of {} runs of {} ms each, with [min – max]; ring capacity {} KiB \
-         (typed peers: 1 MiB worth of frame slots)\n\
+         - Each figure: median of {} runs of {} ms each ({} ms for the copy workloads), with \
+         [min – max]; ring capacity {} KiB (typed peers: 1 MiB worth of frame slots)\n\
          \n![frames per second per reader, log scale](bench.svg)\n",
         s.kind(),
         s.command,
@@ -333,6 +333,7 @@ pub(crate) fn markdown(cells: &[CellReport], s: &Settings, m: &Machine) -> Strin
         s.load_after,
         s.runs,
         s.window.as_millis(),
+        copy_window(s).as_millis(),
         CAPACITY / 1024,
     );
     md.push_str("## Targets\n\n");
@@ -350,6 +351,7 @@ pub(crate) fn markdown(cells: &[CellReport], s: &Settings, m: &Machine) -> Strin
     for w in WORKLOADS {
         workload_table(&mut md, cells, w);
     }
+    copy_path(&mut md, cells);
     growth(&mut md, cells);
     md.push_str("## Implementations\n\n");
     for &i in IMPLS {
@@ -383,6 +385,11 @@ pub(crate) fn markdown(cells: &[CellReport], s: &Settings, m: &Machine) -> Strin
          gaps equal to the loss the implementation reported (tokio's `Lagged(n)`, bytecast's \
          `ReaderBehind(bytes)`).\n\
          - Overload (`drop-64B`): the reader spends {} µs per frame; writers never wait.\n\
+         - Copy workloads (`copy-*`): one writer task writes the frames, one write each; the \
+         reading side forwards every byte to the destination and shuts it down at end of \
+         stream. The runs into `tokio::io::sink()` check the byte count (the sink keeps \
+         nothing); the runs into loopback TCP check every frame at the far end, and their \
+         figure counts frames arriving there. Their window is a third of the others'.\n\
          - Allocations: `bytecast-bench-allocs` runs each cell once more under `stats_alloc`'s \
          counting allocator; allocations counted over the last three quarters of the window, \
          divided by the frames written meanwhile.\n\
@@ -394,7 +401,12 @@ pub(crate) fn markdown(cells: &[CellReport], s: &Settings, m: &Machine) -> Strin
 }
 
 fn workload_table(md: &mut String, cells: &[CellReport], w: &Workload) {
-    let rows: Vec<&CellReport> = cells.iter().filter(|c| c.workload.id == w.id).collect();
+    // The copy rows and the other rows never fit each other's workloads: no N/A rows for them.
+    let rows: Vec<&CellReport> = cells
+        .iter()
+        .filter(|c| c.workload.id == w.id)
+        .filter(|c| c.imp.is_copy() == w.is_copy() || !matches!(c.status, Status::NotApplicable))
+        .collect();
     if rows.is_empty() {
         return;
     }
@@ -471,6 +483,67 @@ fn workload_table(md: &mut String, cells: &[CellReport], w: &Workload) {
     }
     if !lines.is_empty() {
         let _ = writeln!(md, "\nbytecast ÷ each peer: {}.", lines.join("; "));
+    }
+    md.push('\n');
+}
+
+/// The copy workloads' window in this run.
+pub(crate) fn copy_window(s: &Settings) -> Duration {
+    WORKLOADS
+        .iter()
+        .find(|w| w.is_copy())
+        .map_or(s.window, |w| w.window(s.window))
+}
+
+/// `a ÷ b` of two cells' medians, to two decimals.
+fn ratio(cells: &[CellReport], w: &str, a: Impl, b: Impl) -> Option<f64> {
+    Some(median_of(cells, w, a)? / median_of(cells, w, b)?)
+}
+
+fn show_ratio(r: Option<f64>) -> String {
+    r.map_or("–".to_owned(), |r| format!("{r:.2}"))
+}
+
+/// The copy path: each way of doing the copy job beside the core's frame loop and
+/// `tokio::io::duplex`, per copy workload.
+fn copy_path(md: &mut String, cells: &[CellReport]) {
+    let workloads: Vec<&Workload> = WORKLOADS
+        .iter()
+        .filter(|w| w.is_copy() && cells.iter().any(|c| c.workload.id == w.id))
+        .collect();
+    if workloads.is_empty() {
+        return;
+    }
+    md.push_str(
+        "## Copy path\n\n\
+         The copy job side by side: frames/s (and MB/s) arriving at the destination for \
+         `tokio::io::copy` and `tokio::io::copy_buf` from a `bytecast-tokio` strong reader, the \
+         core's frame loop, and `tokio::io::copy` out of a `tokio::io::duplex`; then the copy \
+         rows divided by the frame loop and by duplex (above 1: the copy row is faster).\n\n\
+         | workload | `copy` | `copy_buf` | frame loop | duplex + `copy` | `copy` ÷ frame loop | \
+         `copy` ÷ duplex | `copy_buf` ÷ frame loop | `copy_buf` ÷ duplex |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for w in workloads {
+        let fig = |i: Impl| {
+            median_of(cells, w.id, i).map_or("–".to_owned(), |v| {
+                format!("{} ({} MB/s)", rate(v), mbps(v, w.shape.len))
+            })
+        };
+        let r = |a: Impl, b: Impl| show_ratio(ratio(cells, w.id, a, b));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            w.id,
+            fig(Impl::BytecastTokioCopy),
+            fig(Impl::BytecastTokioCopyBuf),
+            fig(Impl::BytecastFrameLoop),
+            fig(Impl::TokioDuplexCopy),
+            r(Impl::BytecastTokioCopy, Impl::BytecastFrameLoop),
+            r(Impl::BytecastTokioCopy, Impl::TokioDuplexCopy),
+            r(Impl::BytecastTokioCopyBuf, Impl::BytecastFrameLoop),
+            r(Impl::BytecastTokioCopyBuf, Impl::TokioDuplexCopy),
+        );
     }
     md.push('\n');
 }
@@ -640,6 +713,48 @@ fn targets(cells: &[CellReport]) -> String {
             _ => "selium not measured in this run".into(),
         },
         big.zip(selium).map(|((_, v), s)| v >= s),
+    );
+    // The copy path: at 64 B at least half the core's frame loop, and never below duplex.
+    for w in ["copy-sink-64B", "copy-tcp-64B"] {
+        let r = ratio(cells, w, Impl::BytecastTokioCopy, Impl::BytecastFrameLoop);
+        row(
+            &format!("`{w}`: `tokio::io::copy` from a strong reader ≥ half the core's frame loop"),
+            match (
+                fig(w, Impl::BytecastTokioCopy),
+                fig(w, Impl::BytecastFrameLoop),
+            ) {
+                (Some(c), Some(f)) => {
+                    format!(
+                        "copy {}/s vs frame loop {}/s ({:.2})",
+                        rate(c),
+                        rate(f),
+                        c / f
+                    )
+                }
+                _ => "–".into(),
+            },
+            r.map(|r| r >= 0.5),
+        );
+    }
+    let vs_duplex: Vec<(&str, f64)> = WORKLOADS
+        .iter()
+        .filter(|w| w.is_copy())
+        .filter_map(|w| {
+            ratio(cells, w.id, Impl::BytecastTokioCopy, Impl::TokioDuplexCopy).map(|r| (w.id, r))
+        })
+        .collect();
+    row(
+        "copy workloads: `tokio::io::copy` from a strong reader never below duplex + `copy`",
+        if vs_duplex.is_empty() {
+            "–".into()
+        } else {
+            vs_duplex
+                .iter()
+                .map(|(w, r)| format!("`{w}` {r:.2}×"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        (!vs_duplex.is_empty()).then(|| vs_duplex.iter().all(|(_, r)| *r >= 1.0)),
     );
     // Strong readers 1 → 64: each bytecast row's fall against the copy limit's.
     let c1 = fig("1to1-64B", Impl::CopyLimit);

@@ -25,6 +25,20 @@ pub(crate) struct Shape {
     /// `Drop` under overload: readers are slowed down to [`SLOW_READER`] per frame and writers
     /// never wait; frames that do not fit are refused (or, for lossy peers, lost).
     pub(crate) overload: bool,
+    /// Where the reader forwards the bytes (the copy workloads); [`Dest::None`]: the reader
+    /// checks the frames itself.
+    pub(crate) dest: Dest,
+}
+
+/// Where the reader of a copy workload forwards what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dest {
+    /// Not a copy workload: the reader checks every frame.
+    None,
+    /// `tokio::io::sink()`: the bytes vanish; the run checks their count.
+    Sink,
+    /// A loopback TCP connection: a task drains the far end and checks every frame.
+    Tcp,
 }
 
 impl Shape {
@@ -458,6 +472,7 @@ mod tests {
             weak: 1,
             len: 64,
             overload: false,
+            dest: Dest::None,
         }
     }
 

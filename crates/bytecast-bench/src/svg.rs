@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::cells::{Class, Impl, IMPLS};
-use crate::report::{rate, CellReport, Machine, Settings};
+use crate::report::{copy_window, rate, CellReport, Machine, Settings};
 
 /// The workloads the chart shows.
 const SHOWN: &[&str] = &[
@@ -15,6 +15,8 @@ const SHOWN: &[&str] = &[
     "1to4-64B",
     "4to1-64B",
     "1to16-64B",
+    "copy-sink-64B",
+    "copy-tcp-64B",
 ];
 
 const WIDTH: f64 = 920.0;
@@ -104,12 +106,13 @@ pub(crate) fn chart(cells: &[CellReport], s: &Settings, m: &Machine) -> String {
         LABEL - 140.0,
         LABEL - 140.0,
         escape(&format!(
-            "{} · {} cores · {} · {} runs × {} ms · 1 MiB ring · {}",
+            "{} · {} cores · {} · {} runs × {} ms (copy jobs {} ms) · 1 MiB ring · {}",
             m.cpu,
             m.cores,
             m.rustc,
             s.runs,
             s.window.as_millis(),
+            copy_window(s).as_millis(),
             s.kind()
         ))
     );

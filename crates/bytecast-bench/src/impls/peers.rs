@@ -16,7 +16,7 @@ use bbqueue::traits::storage::BoxedSlice;
 use bbqueue::BBQueue;
 use disruptor::wait_strategies::WaitStrategy;
 use disruptor::{Producer, Sequence};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::frame::{staging, stamp, Buf, Seen, Verifier, END};
 use crate::run::{
@@ -154,7 +154,7 @@ pub(crate) fn async_broadcast(ctx: &Ctx) -> AsyncRun {
 pub(crate) fn tokio_duplex(ctx: &Ctx) -> AsyncRun {
     let s = ctx.shape;
     assert!(s.writers == 1 && s.readers() == 1 && !s.overload);
-    let (mut tx, mut rx) = tokio::io::duplex(CAPACITY);
+    let (tx, mut rx) = tokio::io::duplex(CAPACITY);
     let mut buf = Buf::zeroed(s.len);
     let reader = tokio::spawn(async move {
         let mut v = Verifier::new(s.len, 1, false);
@@ -180,23 +180,8 @@ pub(crate) fn tokio_duplex(ctx: &Ctx) -> AsyncRun {
         }
         ReaderReport::strong(v.finish())
     });
-    let mut frame = staging(s.len);
-    let stop = ctx.stop.clone();
-    let mut c = Counter::new(&ctx.progress);
-    let writer = tokio::spawn(async move {
-        let mut seq = 0;
-        let mut pacer = Pacer::default();
-        while !stop.done(seq) {
-            stamp(&mut frame, 0, seq);
-            tx.write_all(&frame).await.expect("write_all");
-            seq += 1;
-            c.sent();
-            pacer.tick().await;
-        }
-        c.finish()
-    });
     AsyncRun {
-        writers: vec![writer],
+        writers: vec![crate::impls::copy::write_all_task(ctx, tx)],
         readers: vec![reader],
         close: Box::new(|| {}),
     }
