@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::{
     cmd::{self, cargo, project_root, Tally},
     fuzz,
-    toolchain::{self, NO_STD_TARGET},
+    toolchain::{self, NO_CAS_FEATURES, NO_CAS_TARGET, NO_STD_TARGET},
 };
 
 /// The crates published to crates.io, in dependency order.
@@ -23,11 +23,10 @@ pub(crate) fn fmt() -> Result<()> {
     cmd::run(cargo().args(["fmt", "--all", "--", "--check"]))
 }
 
-/// `clippy`: lint every target on the host, then the `no_std` build of `bytecast` on a
-/// bare-metal target, with warnings denied.
+/// `clippy`: lint every target on the host, then the `no_std` builds of `bytecast` on
+/// bare-metal targets (as [`no_std`] builds them), with warnings denied.
 pub(crate) fn clippy() -> Result<()> {
     toolchain::ensure_component("clippy")?;
-    toolchain::ensure_target(NO_STD_TARGET)?;
     cmd::run(cargo().args([
         "clippy",
         "--workspace",
@@ -36,11 +35,25 @@ pub(crate) fn clippy() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    cmd::run(
-        cargo()
-            .args(["clippy", "-p", "bytecast", "--no-default-features"])
-            .args(["--target", NO_STD_TARGET, "--", "-D", "warnings"]),
-    )
+    for (target, features) in no_std_builds() {
+        toolchain::ensure_target(target)?;
+        cmd::run(
+            cargo()
+                .args(["clippy", "-p", "bytecast", "--no-default-features"])
+                .args(["--features", features, "--target", target])
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
+    Ok(())
+}
+
+/// The core's `no_std` builds: each target with the features it is built with.
+fn no_std_builds() -> [(&'static str, &'static str); 3] {
+    [
+        (NO_STD_TARGET, ""),
+        (NO_STD_TARGET, "critical-section"),
+        (NO_CAS_TARGET, NO_CAS_FEATURES),
+    ]
 }
 
 /// `test`: unit, integration, example and bench-as-test targets of the whole workspace, then
@@ -73,15 +86,19 @@ pub(crate) fn wrap(tally: &mut Tally) -> Result<()> {
     cmd::run_tests(&mut replay, tally)
 }
 
-/// `no-std`: build `bytecast` without default features for a bare-metal target, proving it
-/// does not depend on `std`.
+/// `no-std`: build `bytecast` without default features for bare-metal targets, proving it
+/// does not depend on `std`: thumbv7em alone and with `critical-section`, and thumbv6m (no
+/// compare-and-swap) with `portable-atomic` and `critical-section`.
 pub(crate) fn no_std() -> Result<()> {
-    toolchain::ensure_target(NO_STD_TARGET)?;
-    cmd::run(
-        cargo()
-            .args(["build", "-p", "bytecast", "--no-default-features"])
-            .args(["--target", NO_STD_TARGET]),
-    )
+    for (target, features) in no_std_builds() {
+        toolchain::ensure_target(target)?;
+        cmd::run(
+            cargo()
+                .args(["build", "-p", "bytecast", "--no-default-features"])
+                .args(["--features", features, "--target", target]),
+        )?;
+    }
+    Ok(())
 }
 
 /// `loom`: model-check `bytecast`'s concurrent code with loom.

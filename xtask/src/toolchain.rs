@@ -9,6 +9,12 @@ use crate::cmd::{self, rustup};
 /// The bare-metal target used to check that `bytecast` builds without `std`.
 pub(crate) const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
 
+/// The bare-metal target without compare-and-swap (Cortex-M0), for the `portable-atomic` build.
+pub(crate) const NO_CAS_TARGET: &str = "thumbv6m-none-eabi";
+
+/// The core's features for [`NO_CAS_TARGET`].
+pub(crate) const NO_CAS_FEATURES: &str = "portable-atomic,critical-section";
+
 /// Ensures the active toolchain has `component` (e.g. `rustfmt`, `clippy`).
 pub(crate) fn ensure_component(component: &str) -> Result<()> {
     let installed = cmd::read(rustup().args(["component", "list", "--installed"]))?;

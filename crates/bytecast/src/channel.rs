@@ -4,8 +4,8 @@ use crate::config::{max_frame_len, Backpressure, Config};
 use crate::error::ChannelError;
 use crate::reader::{StartAt, StrongReader, WeakReader};
 use crate::shared::{ReaderStats, Shared};
+use crate::sync::ApiArc as Arc;
 use crate::writer::{StrongWriter, WeakWriter, Writer};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -183,7 +183,7 @@ impl Channel {
     /// # Panics
     /// As [`new_strong_writer`](Self::new_strong_writer).
     #[track_caller]
-    pub fn new_writer(self: &Arc<Self>) -> Writer {
+    pub fn new_writer(&self) -> Writer {
         Writer::Strong(self.new_strong_writer())
     }
 
@@ -196,7 +196,7 @@ impl Channel {
     /// If every writer slot is taken; use
     /// [`try_new_strong_writer`](Self::try_new_strong_writer) for an error instead.
     #[track_caller]
-    pub fn new_strong_writer(self: &Arc<Self>) -> StrongWriter {
+    pub fn new_strong_writer(&self) -> StrongWriter {
         match self.try_new_strong_writer() {
             Ok(w) => w,
             Err(e) => panic!("Channel::new_strong_writer: {e}"),
@@ -207,12 +207,12 @@ impl Channel {
     ///
     /// # Errors
     /// [`ChannelError::TooManyWriters`].
-    pub fn try_new_strong_writer(self: &Arc<Self>) -> Result<StrongWriter, ChannelError> {
+    pub fn try_new_strong_writer(&self) -> Result<StrongWriter, ChannelError> {
         StrongWriter::new(self.shared.clone())
     }
 
     /// Creates a weak writer, which takes a writer slot only while it writes a frame.
-    pub fn new_weak_writer(self: &Arc<Self>) -> WeakWriter {
+    pub fn new_weak_writer(&self) -> WeakWriter {
         WeakWriter::new(self.shared.clone())
     }
 
@@ -224,7 +224,7 @@ impl Channel {
     /// # Panics
     /// If every reader slot is taken; see [`try_new_reader`](Self::try_new_reader).
     #[track_caller]
-    pub fn new_strong_reader(self: &Arc<Self>) -> StrongReader {
+    pub fn new_strong_reader(&self) -> StrongReader {
         match StrongReader::new(self.shared.clone(), StartAt::Oldest) {
             Ok(r) => r,
             Err(e) => panic!("Channel::new_strong_reader: {e}"),
@@ -236,7 +236,7 @@ impl Channel {
     /// # Panics
     /// As [`new_strong_reader`](Self::new_strong_reader).
     #[track_caller]
-    pub fn new_weak_reader(self: &Arc<Self>) -> WeakReader {
+    pub fn new_weak_reader(&self) -> WeakReader {
         match WeakReader::new(self.shared.clone(), StartAt::Oldest) {
             Ok(r) => r,
             Err(e) => panic!("Channel::new_weak_reader: {e}"),
@@ -249,7 +249,7 @@ impl Channel {
     /// # Errors
     /// [`ChannelError::TooManyReaders`].
     pub fn try_new_reader(
-        self: &Arc<Self>,
+        &self,
         strong: bool,
         start: StartAt,
     ) -> Result<crate::Reader, ChannelError> {
@@ -264,10 +264,7 @@ impl Channel {
     ///
     /// # Errors
     /// As [`try_new_reader`](Self::try_new_reader).
-    pub fn try_new_strong_reader(
-        self: &Arc<Self>,
-        start: StartAt,
-    ) -> Result<StrongReader, ChannelError> {
+    pub fn try_new_strong_reader(&self, start: StartAt) -> Result<StrongReader, ChannelError> {
         StrongReader::new(self.shared.clone(), start)
     }
 
@@ -275,10 +272,7 @@ impl Channel {
     ///
     /// # Errors
     /// As [`try_new_reader`](Self::try_new_reader).
-    pub fn try_new_weak_reader(
-        self: &Arc<Self>,
-        start: StartAt,
-    ) -> Result<WeakReader, ChannelError> {
+    pub fn try_new_weak_reader(&self, start: StartAt) -> Result<WeakReader, ChannelError> {
         WeakReader::new(self.shared.clone(), start)
     }
 

@@ -52,6 +52,8 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | `std::io::Error` conversions ([`io`]), `blocking_*` methods that park the thread |
+//! | `critical-section` | no | every step another context may spin on (gate-lock and spin-lock holds, seqlock writes) runs in a critical section of the `critical-section` crate, so an interrupt handler may call any operation whatever the code it preempted was doing; without it, lock-free and wait-free paths stay so but a handler may spin on a lock its preempted code holds (`docs/design.md`, "Progress guarantees") |
+//! | `portable-atomic` | no | atomics from portable-atomic and, on targets without compare-and-swap (thumbv6m), `Arc` from portable-atomic-util, which `Channel`'s constructors then return; there, enable `critical-section` too, or portable-atomic's `unsafe-assume-single-core` |
 //!
 //! # Blocking calls
 //!

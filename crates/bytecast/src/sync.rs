@@ -1,21 +1,91 @@
-//! The one import point for atomics and shared ownership.
+//! The one import point for atomics, shared ownership and critical sections.
 //!
 //! Under `--cfg bytecast_loom` (the crate's own switch, so a user's `--cfg loom` changes nothing
 //! here) every atomic, `Arc` and the waker cell come from loom, so the loom models
-//! (`crate::loom_publication`, `loom_wakeups`, `loom_edges`) check the real protocol code;
-//! otherwise they come from `core`/`alloc`, and the waker cell and spin lock are this module's.
+//! (`crate::loom_publication`, `loom_wakeups`, `loom_edges`) check the real protocol code.
+//! Otherwise the atomics come from `core`, or from portable-atomic with the `portable-atomic`
+//! feature; `Arc` from `alloc`, or on a target without compare-and-swap from
+//! portable-atomic-util ([`ApiArc`] is the one the public API returns); the waker cell and spin
+//! lock are this module's, and [`critical`] and [`CriticalGuard`] take the `critical-section`
+//! feature's critical sections.
 
 #[cfg(all(test, bytecast_loom))]
 pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
 #[cfg(all(test, bytecast_loom))]
 pub(crate) use loom::sync::Arc;
 
-#[cfg(not(all(test, bytecast_loom)))]
-pub(crate) use alloc::sync::Arc;
-#[cfg(not(all(test, bytecast_loom)))]
+#[cfg(all(not(all(test, bytecast_loom)), not(feature = "portable-atomic")))]
 pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicUsize};
+#[cfg(all(not(all(test, bytecast_loom)), feature = "portable-atomic"))]
+pub(crate) use portable_atomic::{fence, AtomicBool, AtomicUsize};
+#[cfg(not(all(test, bytecast_loom)))]
+pub(crate) use ApiArc as Arc;
+
+/// The `Arc` of the public API (`Channel::new` returns one): `alloc`'s wherever the target has
+/// compare-and-swap, so the API is the same with or without `portable-atomic` there.
+#[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
+pub(crate) use alloc::sync::Arc as ApiArc;
+/// The `Arc` of the public API: portable-atomic-util's, on a target without compare-and-swap
+/// (where `alloc` has no `Arc`).
+#[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
+pub(crate) use portable_atomic_util::Arc as ApiArc;
 
 pub(crate) use crossbeam_utils::CachePadded;
+
+/// Runs `f` inside a critical section when the `critical-section` feature is on (`f` is then
+/// never preempted by another context of the same core that could call into the channel),
+/// else simply runs it (no cost).
+///
+/// Wraps every step that another context may spin on until it ends: a seqlock write
+/// (`shared::MarkCell`) and a hold of [`SpinMutex`]. A context that spins
+/// on such a step then never spins on a holder it preempted: on a single core the holder
+/// cannot be preempted, and on several cores it runs on another core and finishes.
+#[inline(always)]
+pub(crate) fn critical<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(all(feature = "critical-section", not(all(test, bytecast_loom))))]
+    return critical_section::with(|_| f());
+    #[cfg(not(all(feature = "critical-section", not(all(test, bytecast_loom)))))]
+    f()
+}
+
+/// A critical section held for a guard's life (with the `critical-section` feature; an empty
+/// guard without it), for a lock whose hold spans a function's return (the gate lock). Enter
+/// it *before* spinning for the lock, so the lock is taken and released inside one section.
+///
+/// Guards must drop in the reverse order of their creation (the `critical-section` crate's
+/// nesting rule): each lives in a local of the function that takes it and is never moved out
+/// of that scope or forgotten, and the type is neither `Send` nor `Sync`.
+#[derive(Debug)]
+pub(crate) struct CriticalGuard {
+    #[cfg(all(feature = "critical-section", not(all(test, bytecast_loom))))]
+    state: critical_section::RestoreState,
+    /// `!Send + !Sync`: released on the context that entered it.
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+impl CriticalGuard {
+    #[inline(always)]
+    pub(crate) fn enter() -> Self {
+        Self {
+            #[cfg(all(feature = "critical-section", not(all(test, bytecast_loom))))]
+            // SAFETY: released exactly once, with this state, by `Drop`; guards drop in the
+            // reverse order of their creation (see the type's doc), as `acquire` requires.
+            state: unsafe { critical_section::acquire() },
+            _not_send: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for CriticalGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        #[cfg(all(feature = "critical-section", not(all(test, bytecast_loom))))]
+        // SAFETY: the state `acquire` returned in `enter`, released once, in nesting order.
+        unsafe {
+            critical_section::release(self.state)
+        };
+    }
+}
 
 /// Spin-wait hint used while another thread finishes a short critical step (a reader joining,
 /// a seqlock writer mid-update). Under loom it yields so the model can schedule the other thread.
@@ -171,7 +241,8 @@ impl WakerCell {
 }
 
 /// A tiny spin lock around a value, for the rare paths that may lock (a weak writer waiting for
-/// a free writer slot). Never taken on the path of a frame that does not wait.
+/// a free writer slot). Never taken on the path of a frame that does not wait. With the
+/// `critical-section` feature every hold runs in a critical section ([`critical`]).
 #[cfg(not(all(test, bytecast_loom)))]
 #[derive(Debug, Default)]
 pub(crate) struct SpinMutex<T> {
@@ -197,19 +268,23 @@ impl<T> SpinMutex<T> {
                 self.0.store(false, Release);
             }
         }
-        // ORDERING: Acquire; pairs with the Release store in `Unlock`, so the previous holder's
-        // changes to `value` are visible.
-        while self
-            .locked
-            .compare_exchange_weak(false, true, Acquire, Relaxed)
-            .is_err()
-        {
-            spin_hint();
-        }
-        let _unlock = Unlock(&self.locked);
-        // SAFETY: SPIN-EXCL: `locked` is ours until `_unlock` drops (after `f` returns or
-        // unwinds), so no other reference to `value` exists while `f` runs.
-        f(unsafe { &mut *self.value.get() })
+        // The whole hold in one critical section (with the feature): a context that preempts
+        // nothing inside it never spins on a holder it interrupted.
+        critical(|| {
+            // ORDERING: Acquire; pairs with the Release store in `Unlock`, so the previous
+            // holder's changes to `value` are visible.
+            while self
+                .locked
+                .compare_exchange_weak(false, true, Acquire, Relaxed)
+                .is_err()
+            {
+                spin_hint();
+            }
+            let _unlock = Unlock(&self.locked);
+            // SAFETY: SPIN-EXCL: `locked` is ours until `_unlock` drops (after `f` returns or
+            // unwinds), so no other reference to `value` exists while `f` runs.
+            f(unsafe { &mut *self.value.get() })
+        })
     }
 }
 

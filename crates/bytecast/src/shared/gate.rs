@@ -10,19 +10,29 @@
 //!   before distances to it stop being exact (`frame::POS_FAR`).
 
 use super::*;
+use crate::sync::CriticalGuard;
 
-/// RAII guard of the gate lock (joins, leaves and gate refreshes).
-pub(super) struct GateGuard<'a>(&'a AtomicBool);
+/// RAII guard of the gate lock (joins, leaves and gate refreshes). With the `critical-section`
+/// feature the whole hold, from before the first attempt to the release, is one critical
+/// section: no context of the same core runs while the lock is held, so none spins on it.
+pub(super) struct GateGuard<'a> {
+    lock: &'a AtomicBool,
+    /// Dropped after the lock's release (fields drop after `Drop::drop`).
+    _critical: CriticalGuard,
+}
 
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
         // ORDERING: Release; pairs with the Acquire CAS in `lock_gate`.
-        self.0.store(false, Release);
+        self.lock.store(false, Release);
     }
 }
 
 impl Shared {
+    /// Takes the gate lock. Callers keep the guard in a local until the end of their scope
+    /// (the nesting rule of [`CriticalGuard`]).
     pub(super) fn lock_gate(&self) -> GateGuard<'_> {
+        let critical = CriticalGuard::enter();
         loop {
             // ORDERING: Acquire; pairs with the Release in `GateGuard::drop`.
             if self
@@ -30,7 +40,10 @@ impl Shared {
                 .compare_exchange_weak(false, true, Acquire, Relaxed)
                 .is_ok()
             {
-                return GateGuard(&self.gate_lock);
+                return GateGuard {
+                    lock: &self.gate_lock,
+                    _critical: critical,
+                };
             }
             spin_hint();
         }

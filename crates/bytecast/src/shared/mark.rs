@@ -10,6 +10,7 @@
 //!   stores before the next holder's loads.
 
 use super::*;
+use crate::sync::critical;
 
 /// A log position with the cumulative number of data frames and payload bytes before it.
 ///
@@ -129,19 +130,26 @@ impl<P: PosSlot> MarkCell<P> {
 
     /// [`MarkCell::write`] by a writer that keeps the cell's sequence number `seq` itself (so
     /// that it does not load this cell's line, see [`HolderCopy`]).
+    ///
+    /// The write (odd `seq` to even `seq`) is one critical section with the `critical-section`
+    /// feature, so a context that preempts the writer never finds `seq` odd and never spins in
+    /// [`MarkCell::read`] on a writer it interrupted.
     #[inline]
     fn write_after(&self, seq: usize, m: Mark) {
-        // ORDERING: Relaxed; the Release fence below orders it before the field stores.
-        self.seq.store(seq.wrapping_add(1), Relaxed);
-        fence(Release);
-        // Relaxed stores (`Count::set`); readers validate with the closing Release store of `seq`.
-        self.frames.set(m.frames);
-        self.payload.set(m.payload);
-        // ORDERING: Release; publishes everything written before (ring bytes for `published`),
-        // pairs with the Acquire load in `MarkCell::pos`.
-        self.pos.atomic().store(m.pos, Release);
-        // ORDERING: Release; pairs with the Acquire load of `seq` in `MarkCell::read`.
-        self.seq.store(seq.wrapping_add(2), Release);
+        critical(|| {
+            // ORDERING: Relaxed; the Release fence below orders it before the field stores.
+            self.seq.store(seq.wrapping_add(1), Relaxed);
+            fence(Release);
+            // Relaxed stores (`Count::set`); readers validate with the closing Release store
+            // of `seq`.
+            self.frames.set(m.frames);
+            self.payload.set(m.payload);
+            // ORDERING: Release; publishes everything written before (ring bytes for
+            // `published`), pairs with the Acquire load in `MarkCell::pos`.
+            self.pos.atomic().store(m.pos, Release);
+            // ORDERING: Release; pairs with the Acquire load of `seq` in `MarkCell::read`.
+            self.seq.store(seq.wrapping_add(2), Release);
+        })
     }
 
     /// The position alone: the hot path of readers and writers.
@@ -165,6 +173,9 @@ impl<P: PosSlot> MarkCell<P> {
     }
 
     /// A consistent mark and the sequence number of the write it comes from.
+    ///
+    /// Retries only while a write is in progress, which with the `critical-section` feature
+    /// runs on another core (never on a context this one preempted).
     pub(crate) fn read_with_seq(&self) -> (Mark, usize) {
         loop {
             // ORDERING: Acquire; pairs with the closing Release store of `seq` in `write`.
