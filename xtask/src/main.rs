@@ -14,6 +14,7 @@ mod cmd;
 mod examples;
 mod fuzz;
 mod nightly;
+mod qemu;
 mod stress;
 mod test_all;
 mod tidy;
@@ -86,7 +87,7 @@ enum Command {
 enum Step {
     /// `cargo fmt --all -- --check`.
     Fmt,
-    /// Clippy on every target, host and `no_std` (thumbv7em-none-eabihf), warnings denied.
+    /// Clippy on every target, host and the `no_std` builds, warnings denied.
     Clippy,
     /// Source and document rules (`cargo test -p xtask`).
     Tidy,
@@ -94,7 +95,7 @@ enum Step {
     Test,
     /// The core's tests and the fuzz replay with positions narrowed to 2^20 bytes, so they wrap.
     Wrap,
-    /// Build `bytecast` without default features for thumbv7em-none-eabihf.
+    /// Build `bytecast` without default features for thumbv7em (alone and with `critical-section`) and thumbv6m (`portable-atomic`, `critical-section`).
     NoStd,
     /// The core's tests under Miri (nightly, strict provenance); ARGS go to `cargo miri test`.
     Miri {
@@ -113,6 +114,9 @@ enum Step {
     Examples,
     /// `cargo package --no-verify` of each published crate.
     Package,
+    /// The firmware crate's self-checking programs under QEMU (Cortex-M3 and Cortex-M0), with
+    /// a timeout each, then their flash and RAM.
+    Qemu,
 }
 
 impl Step {
@@ -154,6 +158,7 @@ impl Step {
             Step::Doc => checks::doc(),
             Step::Examples => examples::run(),
             Step::Package => checks::package(),
+            Step::Qemu => qemu::run(),
         }
     }
 }
@@ -224,7 +229,8 @@ mod tests {
                 "fuzz-smoke",
                 "doc",
                 "examples",
-                "package"
+                "package",
+                "qemu"
             ]
         );
         assert_eq!(Step::all()[6].1, Step::Miri { args: Vec::new() });
