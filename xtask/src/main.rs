@@ -114,8 +114,9 @@ enum Step {
     Examples,
     /// `cargo package --no-verify` of each published crate.
     Package,
-    /// The firmware crate's self-checking programs under QEMU (Cortex-M3 and Cortex-M0), with
-    /// a timeout each, then their flash and RAM.
+    /// The core's tests with `critical-section` on the host, then the firmware crate's
+    /// self-checking programs under QEMU (Cortex-M3 and Cortex-M0), with a timeout each, then
+    /// their flash and RAM.
     Qemu,
 }
 
@@ -158,7 +159,7 @@ impl Step {
             Step::Doc => checks::doc(),
             Step::Examples => examples::run(),
             Step::Package => checks::package(),
-            Step::Qemu => qemu::run(),
+            Step::Qemu => qemu::run(tally),
         }
     }
 }

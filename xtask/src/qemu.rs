@@ -1,7 +1,8 @@
 //! `qemu`: the firmware crate (`crates/bytecast-firmware`, a workspace of its own) on emulated
 //! Cortex-M machines.
 //!
-//! Installs what is missing (the thumbv7m and thumbv6m targets, `llvm-tools` for `llvm-size`,
+//! First runs the core's suites on the host with the `critical-section` feature. Then installs
+//! what is missing (the thumbv7m and thumbv6m targets, `llvm-tools` for `llvm-size`,
 //! and `qemu-system-arm` through apt-get), lints the firmware crate (clippy, warnings denied,
 //! for both targets), builds every program of the firmware crate for each
 //! machine into `target/firmware`, runs each under `qemu-system-arm` with semihosting and a
@@ -19,7 +20,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
-    cmd::{self, cargo, project_root},
+    cmd::{self, cargo, project_root, Tally},
     toolchain,
 };
 
@@ -64,7 +65,21 @@ const MACHINES: &[Machine] = &[
 /// loaded 2-core machine), so only a hang reaches it.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-pub(crate) fn run() -> Result<()> {
+pub(crate) fn run(tally: &mut Tally) -> Result<()> {
+    // The core's suites with the feature on the host, over critical-section's `std`
+    // implementation: the critical sections nest and never deadlock.
+    cmd::run_tests(
+        cargo().args([
+            "test",
+            "-p",
+            "bytecast",
+            "--features",
+            "critical-section",
+            "--lib",
+            "--tests",
+        ]),
+        tally,
+    )?;
     for target in ["thumbv7m-none-eabi", "thumbv6m-none-eabi"] {
         toolchain::ensure_target(target)?;
     }

@@ -334,8 +334,8 @@ mod tests {
     use crate::{checks::PUBLISHED, cmd::project_root};
 
     /// The only files allowed to contain `unsafe` code: the core's ring and synchronisation
-    /// primitives, and the test that builds wakers whose `clone` and `drop` panic (only a raw
-    /// waker vtable can).
+    /// primitives, the firmware's heap setup and superloop waker, and the test that builds
+    /// wakers whose `clone` and `drop` panic (only a raw waker vtable can).
     const UNSAFE_ALLOWLIST: &[&str] = &[
         "crates/bytecast/src/ring.rs",
         "crates/bytecast/src/sync.rs",
