@@ -37,6 +37,7 @@
 //! ```
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 use bytecast::{ChannelError, Reader, StrongReader, StrongWriter, WeakReader, WeakWriter, Writer};
 use core::task::{Context, Poll, Waker};
