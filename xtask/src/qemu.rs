@@ -33,6 +33,9 @@ struct Machine {
     qemu: &'static str,
     /// Built with `--cfg bytecast_narrow_positions` (positions wrap every 4 MiB).
     narrow: bool,
+    /// QEMU translates one instruction per block, so an interrupt can land between any two
+    /// instructions (by default only between blocks, and a seqlock write is one block).
+    one_insn: bool,
     /// The programs run on it.
     programs: &'static [&'static str],
 }
@@ -43,13 +46,23 @@ const MACHINES: &[Machine] = &[
         target: "thumbv7m-none-eabi",
         qemu: "lm3s6965evb",
         narrow: false,
+        one_insn: false,
         programs: &["scenarios", "superloop", "minimal", "baseline"],
+    },
+    Machine {
+        label: "Cortex-M3, one instruction per block",
+        target: "thumbv7m-none-eabi",
+        qemu: "lm3s6965evb",
+        narrow: false,
+        one_insn: true,
+        programs: &["scenarios"],
     },
     Machine {
         label: "Cortex-M3, narrowed positions",
         target: "thumbv7m-none-eabi",
         qemu: "lm3s6965evb",
         narrow: true,
+        one_insn: false,
         programs: &["scenarios"],
     },
     Machine {
@@ -57,6 +70,7 @@ const MACHINES: &[Machine] = &[
         target: "thumbv6m-none-eabi",
         qemu: "microbit",
         narrow: false,
+        one_insn: false,
         programs: &["scenarios", "superloop", "minimal", "baseline"],
     },
 ];
@@ -85,6 +99,7 @@ pub(crate) fn run(tally: &mut Tally) -> Result<()> {
     }
     toolchain::ensure_component("llvm-tools")?;
     ensure_qemu()?;
+    let one_insn = one_insn_flags()?;
     for target in ["thumbv7m-none-eabi", "thumbv6m-none-eabi"] {
         cmd::run(
             cargo()
@@ -107,7 +122,8 @@ pub(crate) fn run(tally: &mut Tally) -> Result<()> {
         for program in machine.programs {
             let elf = dir.join(program);
             println!("\n--- {program} on {}", machine.label);
-            if let Err(error) = run_one(machine, &elf) {
+            let flags = if machine.one_insn { &one_insn[..] } else { &[] };
+            if let Err(error) = run_one(machine, &elf, flags) {
                 eprintln!("--- {program} on {} FAILED: {error:#}", machine.label);
                 failed.push(format!("{program} on {}", machine.label));
             }
@@ -156,10 +172,11 @@ fn build(machine: &Machine) -> Result<PathBuf> {
 
 /// Runs one image to its semihosting exit, within [`TIMEOUT`]; its output goes to the
 /// console and must end with the program's success line.
-fn run_one(machine: &Machine, elf: &Path) -> Result<()> {
+fn run_one(machine: &Machine, elf: &Path, flags: &[&str]) -> Result<()> {
     let log = elf.with_extension("log");
     let mut qemu = Command::new("qemu-system-arm");
     qemu.args(["-machine", machine.qemu, "-nographic"])
+        .args(flags)
         .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
         .arg(elf)
         .stdin(Stdio::null())
@@ -191,6 +208,24 @@ fn run_one(machine: &Machine, elf: &Path) -> Result<()> {
 
 fn is_success_line(line: &str) -> bool {
     line == "ALL OK" || line.ends_with(": ok")
+}
+
+/// QEMU's flags for one instruction per translation block: `-accel tcg,one-insn-per-tb=on`
+/// from QEMU 8.1, `-singlestep` before.
+fn one_insn_flags() -> Result<Vec<&'static str>> {
+    let version = cmd::read(Command::new("qemu-system-arm").arg("--version"))?;
+    let number = version
+        .split_whitespace()
+        .skip_while(|word| *word != "version")
+        .nth(1)
+        .context("`qemu-system-arm --version` prints no version")?;
+    let mut parts = number.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    Ok(if (major, minor) >= (8, 1) {
+        vec!["-accel", "tcg,one-insn-per-tb=on"]
+    } else {
+        vec!["-singlestep"]
+    })
 }
 
 /// Installs `qemu-system-arm` with apt-get when it is not on `PATH` (with sudo unless root).
@@ -262,7 +297,7 @@ fn footprint() -> Result<()> {
         "{:<26} {:>12} {:>12} {:>12} {:>12}",
         "machine", "base flash", "+ bytecast", "base RAM", "+ bytecast"
     );
-    for machine in MACHINES.iter().filter(|m| !m.narrow) {
+    for machine in MACHINES.iter().filter(|m| !m.narrow && !m.one_insn) {
         let dir = project_root()
             .join("target/firmware")
             .join(machine.target)

@@ -422,17 +422,50 @@ fn take_job() -> Job {
     critical_section::with(|cs| core::mem::replace(&mut *JOB.borrow_ref_mut(cs), Job::Idle))
 }
 
+/// The handler's look at the channel's statistics, every tick: `published` and every strong
+/// reader's mark are read through their seqlocks (and the gate lock taken) while the main loop
+/// may be writing them, and the published counts never go back.
+struct Seen {
+    chan: Chan,
+    frames: u64,
+    bytes: u64,
+}
+
+impl Seen {
+    fn new(chan: &Chan) -> Self {
+        Self {
+            chan: chan.clone(),
+            frames: 0,
+            bytes: 0,
+        }
+    }
+
+    fn look(&mut self) {
+        let stats = self.chan.stats();
+        check!(
+            stats.frames_published >= self.frames && stats.bytes_published >= self.bytes,
+            "published counts went back: {:?} after {} frames, {} bytes",
+            stats,
+            self.frames,
+            self.bytes
+        );
+        (self.frames, self.bytes) = (stats.frames_published, stats.bytes_published);
+    }
+}
+
 /// The handler's writer: up to three frames of tag 1 per tick with `try_write`.
 struct Producer {
     w: StrongWriter,
     seq: u32,
     ticks: u32,
     full: u32,
+    seen: Seen,
 }
 
 impl Producer {
     fn tick(&mut self) {
         self.ticks += 1;
+        self.seen.look();
         let mut buf = [0u8; FRAME_MAX];
         for _ in 0..3 {
             if self.seq == IRQ_FRAMES {
@@ -474,6 +507,7 @@ fn irq_producer(syst: &mut SYST) {
         seq: 0,
         ticks: 0,
         full: 0,
+        seen: Seen::new(&chan),
     };
     let mut w = chan.new_strong_writer();
     let mut r = chan.new_strong_reader();
@@ -529,11 +563,13 @@ struct Consumer {
     r: StrongReader,
     order: InOrder,
     ticks: u32,
+    seen: Seen,
 }
 
 impl Consumer {
     fn tick(&mut self) {
         self.ticks += 1;
+        self.seen.look();
         let mut out = [0u8; FRAME_MAX];
         for _ in 0..8 {
             match self.r.try_read_frame_into(&mut out) {
@@ -554,6 +590,7 @@ fn irq_consumer(syst: &mut SYST) {
         r: chan.new_strong_reader(),
         order: InOrder::default(),
         ticks: 0,
+        seen: Seen::new(&chan),
     };
     let mut strong = chan.new_strong_writer();
     let mut weak_w = chan.new_weak_writer();
