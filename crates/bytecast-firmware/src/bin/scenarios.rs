@@ -14,6 +14,7 @@ use bytecast_firmware::{
     check, check_frame, exit, frame, frame_len, init_heap, println, Chan, InOrder, FRAME_MAX,
 };
 use core::cell::RefCell;
+use core::task::{Context, Poll, Waker};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
 use cortex_m_rt::{entry, exception};
@@ -582,7 +583,8 @@ impl Consumer {
 }
 
 /// The SysTick handler reads with a strong reader while the main loop writes on a strong writer
-/// (tag 1) and a weak writer (tag 2), reads now and then with a weak reader and takes the gate
+/// (tag 1, `try_write`) and a weak writer (tag 2, `poll_write`, so it waits on the channel's
+/// waiter list when the ring is full), reads now and then with a weak reader and takes the gate
 /// lock: the handler gets every frame whole and in order, the weak reader's losses are exact.
 fn irq_consumer(syst: &mut SYST) {
     let chan = channel(256, Backpressure::Park);
@@ -631,7 +633,13 @@ fn irq_consumer(syst: &mut SYST) {
             let result = if t == 1 {
                 strong.try_write(&buf[..len])
             } else {
-                weak_w.try_write(&buf[..len])
+                // The poll form: a weak writer that finds the ring full registers on the
+                // channel's waiter list (its spin lock), which the handler's releases empty.
+                let mut cx = Context::from_waker(Waker::noop());
+                match weak_w.poll_write(&mut cx, &buf[..len]) {
+                    Poll::Ready(r) => r.map(Some),
+                    Poll::Pending => Ok(None),
+                }
             };
             match result {
                 Ok(Some(_)) => (*seq, written) = (*seq + 1, written + len as u64),
