@@ -17,10 +17,17 @@ pub(crate) const PUBLISHED: &[&str] = &["bytecast", "bytecast-tokio", "bytecast-
 /// The cfg that narrows the core's position space to 2^20 bytes (`wrap`).
 const NARROW_POSITIONS: &str = "--cfg bytecast_narrow_positions";
 
-/// `fmt`: check the formatting of the whole workspace.
+/// `fmt`: check the formatting of the whole workspace, and of the firmware crate.
 pub(crate) fn fmt() -> Result<()> {
     toolchain::ensure_component("rustfmt")?;
-    cmd::run(cargo().args(["fmt", "--all", "--", "--check"]))
+    cmd::run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // The firmware crate is a workspace of its own.
+    cmd::run(
+        cargo()
+            .args(["fmt", "--all", "--manifest-path"])
+            .arg(project_root().join("crates/bytecast-firmware/Cargo.toml"))
+            .args(["--", "--check"]),
+    )
 }
 
 /// `clippy`: lint every target on the host, then the `no_std` builds of `bytecast` on
@@ -88,7 +95,8 @@ pub(crate) fn wrap(tally: &mut Tally) -> Result<()> {
 
 /// `no-std`: build `bytecast` without default features for bare-metal targets, proving it
 /// does not depend on `std`: thumbv7em alone and with `critical-section`, and thumbv6m (no
-/// compare-and-swap) with `portable-atomic` and `critical-section`.
+/// compare-and-swap) with `portable-atomic` and `critical-section`; then `bytecast-embedded-io`
+/// for thumbv7em.
 pub(crate) fn no_std() -> Result<()> {
     for (target, features) in no_std_builds() {
         toolchain::ensure_target(target)?;
@@ -98,7 +106,12 @@ pub(crate) fn no_std() -> Result<()> {
                 .args(["--features", features, "--target", target]),
         )?;
     }
-    Ok(())
+    // The embedded-io-async adapter is `no_std` too.
+    cmd::run(cargo().args(["build", "-p", "bytecast-embedded-io"]).args([
+        "--no-default-features",
+        "--target",
+        NO_STD_TARGET,
+    ]))
 }
 
 /// `loom`: model-check `bytecast`'s concurrent code with loom.

@@ -85,7 +85,7 @@ enum Command {
 /// The CI steps: each is a command, and `test-all` runs them all in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 enum Step {
-    /// `cargo fmt --all -- --check`.
+    /// `cargo fmt --all -- --check`, also of the firmware crate.
     Fmt,
     /// Clippy on every target, host and the `no_std` builds, warnings denied.
     Clippy,
