@@ -103,13 +103,7 @@ pub(crate) fn run(tally: &mut Tally) -> Result<()> {
     for target in ["thumbv7m-none-eabi", "thumbv6m-none-eabi"] {
         cmd::run(
             cargo()
-                .args([
-                    "clippy",
-                    "--release",
-                    "--bins",
-                    "--locked",
-                    "--manifest-path",
-                ])
+                .args(["clippy", "--release", "--bins", "--manifest-path"])
                 .arg(firmware_manifest())
                 .args(["--target", target, "--", "-D", "warnings"])
                 .env("CARGO_TARGET_DIR", project_root().join("target/firmware"))
@@ -152,13 +146,7 @@ fn build(machine: &Machine) -> Result<PathBuf> {
     }
     let mut build = cargo();
     build
-        .args([
-            "build",
-            "--release",
-            "--bins",
-            "--locked",
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--bins", "--manifest-path"])
         .arg(firmware_manifest())
         .args(["--target", machine.target])
         .env("CARGO_TARGET_DIR", &target_dir)
