@@ -121,17 +121,17 @@ impl Checker {
     /// Bytes of the current frame.
     fn feed(&mut self, bytes: &[u8]) {
         assert!(!self.eof, "data after end of stream");
+        // A byte read is a pipe: it may end inside a frame or run on into the next ones, so
+        // every whole frame collected so far is checked (a torn frame fails `verify`).
         self.cur.extend_from_slice(bytes);
-        if self.cur.len() >= 8 {
+        while self.cur.len() >= 8 {
             let len = u16::from_le_bytes([self.cur[6], self.cur[7]]) as usize;
-            assert!(
-                self.cur.len() <= len,
-                "a read crossed a frame boundary or tore a frame"
-            );
-            if self.cur.len() == len {
-                let f = core::mem::take(&mut self.cur);
-                self.whole(&f);
+            assert!(len >= 8, "a frame shorter than its own header: torn");
+            if self.cur.len() < len {
+                break;
             }
+            let f: Vec<u8> = self.cur.drain(..len).collect();
+            self.whole(&f);
         }
     }
 
@@ -614,11 +614,8 @@ impl Harness {
                 };
                 p.map(|res| {
                     res.map(|k| {
-                        if k == 0 && n > 0 {
-                            check.eof = true;
-                        } else if k > 0 {
-                            check.feed(&buf[..k]);
-                        }
+                        assert!(k > 0 || n == 0, "a read into {n} bytes returned none");
+                        check.feed(&buf[..k]);
                     })
                 })
             }
@@ -1005,7 +1002,7 @@ impl Harness {
                     };
                     match r {
                         // Terminated before the channel was dropped (the handle or the channel).
-                        Ok(Some(0)) | Err(ChannelError::Terminated) => break,
+                        Err(ChannelError::EndOfStream | ChannelError::Terminated) => break,
                         Ok(Some(_)) | Err(ChannelError::ReaderBehind(_)) => {}
                         Ok(None) => panic!("reader {i} would wait on a channel that has ended"),
                         Err(e) => panic!("reader {i}: {e:?} on an orphaned channel"),

@@ -524,7 +524,7 @@ async fn archive(
     start: Instant,
 ) -> Result<ReaderReport> {
     loop {
-        match reader.borrow_frame().await {
+        match reader.get_mut().borrow_frame().await {
             Ok(f) => v.frame(f.writer(), f.bytes()),
             Err(ChannelError::EndOfStream) => break,
             Err(e) => return Err(e).context("archiver"),
@@ -550,7 +550,7 @@ async fn watch(
     let mut buf = vec![0; max_len];
     let mut pacer = Pacer::new(delay);
     loop {
-        match reader.read_frame_into(&mut buf).await {
+        match reader.get_mut().read_frame_into(&mut buf).await {
             Ok((id, n)) => {
                 v.frame(id, &buf[..n]);
                 pacer.pace().await;
@@ -582,8 +582,8 @@ async fn overflow(
     let mut frames = reader.into_stream();
     let mut pacer = Pacer::new(delay);
     while let Some(item) = frames.next().await {
-        let (id, bytes) = item.context("drop reader")?;
-        v.frame(id, &bytes);
+        let frame = item.context("drop reader")?;
+        v.frame(frame.writer, &frame.payload);
         pacer.pace().await;
         if v.report.frames % PUBLISH_EVERY == 0 {
             v.publish(&meter);

@@ -121,7 +121,11 @@ macro_rules! read_impl {
     ($($handle:ty),*) => {$(
         impl embedded_io_async::Read for Io<$handle> {
             async fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-                Ok(self.0.read(buf).await?)
+                // End of stream is `Ok(0)` here, as `embedded-io` defines it.
+                match self.0.read(buf).await {
+                    Err(ChannelError::EndOfStream) => Ok(0),
+                    r => Ok(r?),
+                }
             }
         }
     )*};
@@ -134,7 +138,11 @@ impl embedded_io_async::BufRead for Io<StrongReader> {
         // Wait until the reader has bytes to lend (or end of stream, or an error) without
         // holding the borrow across polls; then take the lent bytes with one more poll, which
         // is ready at once.
-        core::future::poll_fn(|cx| self.0.poll_fill_buf(cx).map(|r| r.map(|_| ()))).await?;
+        match core::future::poll_fn(|cx| self.0.poll_fill_buf(cx).map(|r| r.map(|_| ()))).await {
+            // End of stream lends nothing, as `embedded-io` defines it.
+            Err(ChannelError::EndOfStream) => return Ok(&[]),
+            r => r?,
+        }
         let mut cx = Context::from_waker(Waker::noop());
         match self.0.poll_fill_buf(&mut cx) {
             Poll::Ready(r) => Ok(r?),

@@ -505,8 +505,8 @@ impl Model {
             };
         }
         // A pipe: whole frames and parts of frames until `n` bytes, stopping early where
-        // nothing more is published, at end of stream, or at an error (a loss is held for the
-        // next read once bytes were delivered).
+        // nothing more is published, or at end of stream or an error (reported by the next read
+        // once bytes were delivered; a loss is held for it).
         let mut got = Vec::new();
         let expected = loop {
             match self.head(r, writers, &mut lap, &before) {
@@ -522,8 +522,8 @@ impl Model {
                     }
                 }
                 Ok(None) if got.is_empty() => break Ok(None),
-                Ok(None) | Err(ChannelError::EndOfStream) => break Ok(Some(got)),
                 Err(e) if got.is_empty() => break Err(e),
+                Ok(None) | Err(ChannelError::EndOfStream) => break Ok(Some(got)),
                 Err(e) => {
                     if let ChannelError::ReaderBehind(bytes) = e {
                         r.pending_loss = Some(bytes);

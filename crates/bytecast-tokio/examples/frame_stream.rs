@@ -1,10 +1,10 @@
 //! Frames as a `Stream` with `StreamExt`: three writers publish readings; an archive stream
-//! (strong reader) sees every frame with its writer's id, and a dashboard stream (weak reader)
-//! that starts late on a small ring reports what it lost as an item and goes on.
+//! (strong reader) sees every frame with its writer's id, and a dashboard (a weak reader's
+//! lossy stream) that starts late on a small ring gets what it lost as an item and goes on.
 //!
 //! Run with `cargo run -p bytecast-tokio --example frame_stream`.
 
-use bytecast_tokio::{Channel, ChannelError};
+use bytecast_tokio::{Channel, Delivery};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::io;
@@ -17,12 +17,13 @@ const FRAMES: u32 = 1_000;
 async fn main() -> io::Result<()> {
     let chan = Channel::new(1024);
     let archive = chan.new_strong_reader().into_stream();
-    let dashboard = chan.new_weak_reader().into_stream();
+    let dashboard = chan.new_weak_reader().into_lossy_stream();
 
     // The archive counts frames and bytes per writer id as they come.
     let archive = tokio::spawn(
         archive.fold(BTreeMap::new(), |mut per_writer, frame| async move {
-            let (id, bytes) = frame.expect("a strong reader loses nothing");
+            let frame = frame.expect("a strong reader loses nothing");
+            let (id, bytes) = (frame.writer, frame.payload);
             let entry: &mut (u32, usize) = per_writer.entry(id).or_default();
             assert_eq!(
                 bytes,
@@ -53,10 +54,9 @@ async fn main() -> io::Result<()> {
     // The dashboard only starts now: what was overwritten is reported, the rest arrives.
     let (frames, lost) = dashboard
         .fold((0u32, 0u64), |(frames, lost), item| async move {
-            match item {
-                Ok(_) => (frames + 1, lost),
-                Err(ChannelError::ReaderBehind(n)) => (frames, lost + n),
-                Err(e) => panic!("dashboard: {e}"),
+            match item.expect("only termination is an error") {
+                Delivery::Frame(_) => (frames + 1, lost),
+                Delivery::Lost(loss) => (frames, lost + loss.bytes),
             }
         })
         .await;

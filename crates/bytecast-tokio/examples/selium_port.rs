@@ -35,15 +35,13 @@ async fn main() -> io::Result<()> {
         let mut frames = 0usize;
         loop {
             match archive.read_frame(256).await {
-                Ok((_writer_id, bytes)) => {
+                Ok(Some(frame)) => {
+                    let bytes = frame.payload;
                     assert!(bytes.starts_with(b"sensor") || bytes.starts_with(b"alarm"));
                     frames += 1;
                 }
-                // Drained and caught up. (selium-messaging reports `Interrupted` here; bytecast
-                // `UnexpectedEof`.)
-                Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::Interrupted) => {
-                    return Ok(frames)
-                }
+                // Drained and caught up: no frame. (selium-messaging reports `Interrupted`.)
+                Ok(None) => return Ok(frames),
                 Err(e) => return Err(e),
             }
         }
@@ -93,7 +91,7 @@ async fn main() -> io::Result<()> {
     println!("archive read {frames} frames, nothing lost");
 
     for sensor in &mut sensors {
-        sensor.terminate();
+        sensor.get_mut().terminate();
     }
     // Terminating a draining channel: selium-messaging's error variant, and the channel is terminated.
     match chan.terminate() {

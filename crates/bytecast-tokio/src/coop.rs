@@ -1,5 +1,5 @@
-//! tokio's cooperative budget: every channel operation of this crate's handles and
-//! [`FrameStream`](crate::FrameStream) is charged to the polling task's budget, as tokio's own
+//! tokio's cooperative budget: every channel operation of this crate's handles, streams and
+//! sink is charged to the polling task's budget, as tokio's own
 //! I/O and sync types are.
 //!
 //! A task that keeps reading frames that are already there, or writing into a ring with room,
@@ -9,9 +9,9 @@
 //! tokio polls the other tasks, and then this one again. Outside a tokio runtime, and inside
 //! [`tokio::task::coop::unconstrained`], nothing is charged.
 //!
-//! The core's own async methods, reached through `Deref` (`read_frame_into`, `write`,
-//! `reserve`, ...), are runtime-agnostic and charge nothing; a task looping on them alone yields
-//! only when it has to wait.
+//! The core handle's own async methods, reached through `Io::get_mut` (`read_frame_into`,
+//! `write`, `reserve`, ...), are runtime-agnostic and charge nothing; a task looping on them
+//! alone yields only when it has to wait.
 
 use std::task::{ready, Context, Poll};
 use tokio::task::coop;

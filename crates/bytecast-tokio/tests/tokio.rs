@@ -36,6 +36,12 @@ macro_rules! suite {
 
 suite!(
     round_trip,
+    byte_reads_are_a_pipe,
+    end_of_stream_is_no_data_on_every_face,
+    lossy_stream_gives_the_loss_as_an_item,
+    sink_writes_one_frame_per_item,
+    shutdown_gives_the_writer_up,
+    weak_writer_clones_write_too,
     many_writers_frames_whole_ordered_attributed,
     fan_out_to_several_strong_readers,
     weak_reader_loss_and_resume,

@@ -1,14 +1,17 @@
 //! The one mapping from [`ChannelError`] to [`std::io::Error`], used by every adapter (`std`
-//! only). `docs/porting.md` has the same table.
+//! only). `docs/porting.md` has the same table. The adapters' I/O traits report end of stream
+//! as no data (`Ok(0)`, no frame), never as `EndOfStream`, and a frame refused under
+//! [`Backpressure::Drop`](crate::Backpressure::Drop) as `Ok(0)` from `poll_write`, so
+//! `write_all` reports `WriteZero`.
 //!
 //! | `ChannelError` | `io::ErrorKind` |
 //! |---|---|
 //! | `Terminated` | `ConnectionAborted` |
-//! | `Draining` (a new frame while draining) | `BrokenPipe` |
-//! | `EndOfStream` (frame reads) | `UnexpectedEof` |
+//! | `Draining` (a new frame while draining), `Closed` (a write after `close`) | `BrokenPipe` |
+//! | `EndOfStream` | `UnexpectedEof` (the I/O traits give `Ok(0)` or `None` instead) |
 //! | `ReaderBehind(n)` | `Other`, downcastable to `ChannelError` |
 //! | `FrameTooLarge`, `FrameTooLong` | `InvalidInput` |
-//! | `Full` | not an error for `AsyncWrite`: `Ok(0)` (see `write_result`) |
+//! | `Full` | `Other` (`poll_write` gives `Ok(0)` instead) |
 //! | others | `Other` |
 
 use crate::ChannelError;
@@ -27,28 +30,4 @@ impl From<ChannelError> for io::Error {
         };
         io::Error::new(kind, e)
     }
-}
-
-/// The `AsyncWrite` contract for a write result: a frame refused under `Drop` is `Ok(0)`, as in
-/// selium-messaging (so `write_all` reports `WriteZero`); every other error maps through `From`.
-///
-/// # Errors
-/// The mapped error.
-#[inline]
-pub fn write_result(r: Result<usize, ChannelError>) -> io::Result<usize> {
-    match r {
-        Ok(n) => Ok(n),
-        Err(ChannelError::Full) => Ok(0),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The `AsyncRead` contract for a read result: errors map through `From` (end of stream is
-/// already `Ok(0)` from `poll_read`).
-///
-/// # Errors
-/// The mapped error.
-#[inline]
-pub fn read_result(r: Result<usize, ChannelError>) -> io::Result<usize> {
-    r.map_err(io::Error::from)
 }

@@ -105,11 +105,11 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod adapter_macros;
 mod channel;
 mod config;
 mod error;
 mod frame;
+pub mod poll;
 mod reader;
 mod ring;
 mod shared;
@@ -132,13 +132,9 @@ pub use channel::{Channel, Stats};
 pub use config::{Backpressure, Config, MAX_CAPACITY, MAX_HANDLES, MIN_CAPACITY};
 pub use error::ChannelError;
 pub use frame::record_len;
+pub use poll::{Delivery, Frame, Loss};
 #[cfg(not(all(test, bytecast_loom)))]
 pub use reader::FrameRef;
 pub use reader::{Reader, StartAt, StrongReader, WeakReader};
 pub use shared::ReaderStats;
 pub use writer::{Reserve, StrongWriter, WeakWriter, WriteGrant, Writer};
-
-// For the adapter crates only (see `adapter_macros`).
-#[cfg(feature = "std")]
-#[doc(hidden)]
-pub use adapter_macros::__no_budget;

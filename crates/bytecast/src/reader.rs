@@ -7,6 +7,7 @@
 
 use crate::error::ChannelError;
 use crate::frame::{pos_add, pos_lt, pos_sub, Header, Kind, HEADER};
+use crate::poll::{Delivery, Frame, Loss};
 use crate::shared::{Mark, Shared};
 use crate::sync::{spin_hint, Arc};
 use alloc::vec;
@@ -64,6 +65,8 @@ pub(crate) struct ReaderCore {
     unreleased: usize,
     /// A loss met by a pipe read after it had delivered bytes: reported by the next call.
     pending_loss: Option<u64>,
+    /// Frames lost in the most recent loss (the one reported last, or held in `pending_loss`).
+    last_loss_frames: u64,
 }
 
 impl fmt::Debug for ReaderCore {
@@ -104,6 +107,7 @@ impl ReaderCore {
             known_end: mark.pos,
             unreleased: 0,
             pending_loss: None,
+            last_loss_frames: 0,
         })
     }
 
@@ -244,6 +248,7 @@ impl ReaderCore {
         self.known_end = self.shared.published.pos();
         self.lost_bytes += bytes;
         self.lost_frames += frames;
+        self.last_loss_frames = frames;
         self.release();
         if frames == 0 {
             return None;
@@ -281,8 +286,8 @@ impl ReaderCore {
     }
 
     /// A pipe read: fills `buf` with published payload bytes across frame boundaries, and stops
-    /// early only where nothing more is published, at end of stream, at termination, or at a
-    /// weak reader's loss (held in `pending_loss` and reported by the next call, so the bytes
+    /// early only where nothing more is published, at end of stream or termination (reported by
+    /// the next call), or at a weak reader's loss (held in `pending_loss` and reported by the next call, so the bytes
     /// before the loss are delivered and never joined silently with those after it).
     #[inline]
     fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
@@ -298,8 +303,10 @@ impl ReaderCore {
             let head = match self.head() {
                 Ok(Some(h)) => h,
                 Ok(None) if filled == 0 => return Ok(None),
-                Ok(None) | Err(ChannelError::EndOfStream) => return Ok(Some(filled)),
+                Ok(None) => return Ok(Some(filled)),
                 Err(e) if filled == 0 => return Err(e),
+                // End of stream is a state: the next call reports it.
+                Err(ChannelError::EndOfStream) => return Ok(Some(filled)),
                 Err(e) => return Ok(Some(self.hold_error(e, filled))),
             };
             let n = (buf.len() - filled).min(head.len - self.offset);
@@ -371,6 +378,19 @@ impl ReaderCore {
         let rest = head.len - self.offset;
         self.consumed(head, rest);
         Ok(Some(rest))
+    }
+
+    /// The next frame, or the loss before it, as one value (see [`crate::poll::PollFrames`]).
+    fn try_delivery(&mut self) -> Result<Option<Delivery>, ChannelError> {
+        match self.try_read_frame(usize::MAX) {
+            Ok(Some((writer, payload))) => Ok(Some(Delivery::Frame(Frame { writer, payload }))),
+            Ok(None) => Ok(None),
+            Err(ChannelError::ReaderBehind(bytes)) => Ok(Some(Delivery::Lost(Loss {
+                frames: self.last_loss_frames,
+                bytes,
+            }))),
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs `op`; if it would wait, registers the waker, announces the sleep and runs it again.
@@ -468,20 +488,22 @@ macro_rules! reader_api {
         impl $ty {
             /// Reads as from a pipe: fills `buf` with as many published payload bytes as fit,
             /// across frame boundaries, without waiting. Returns `Ok(Some(n))` with `n > 0`
-            /// bytes, `Ok(Some(0))` at end of stream (drained and all read), or `Ok(None)` if
-            /// nothing is published yet. It stops before `buf` is full only where nothing more is
+            /// bytes (`Ok(Some(0))` only for an empty `buf`), or `Ok(None)` if nothing is
+            /// published yet. It stops before `buf` is full only where nothing more is
             /// published, at end of stream, or at a weak reader's loss, which the next call
             /// reports: bytes from both sides of a loss never arrive in one read. Frame
             /// boundaries are not kept; use the frame reads to keep them.
             ///
             /// # Errors
-            /// [`ChannelError::Terminated`]; for weak readers [`ChannelError::ReaderBehind`]
-            /// (the loss; the reader has moved on to the oldest whole frame).
+            /// [`ChannelError::EndOfStream`] once the channel is drained and every byte read, as
+            /// from every core read; [`ChannelError::Terminated`]; for weak readers
+            /// [`ChannelError::ReaderBehind`] (the loss; the reader has moved on to the oldest
+            /// whole frame).
             pub fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ChannelError> {
                 self.core.try_read(buf)
             }
 
-            /// Polls [`try_read`](Self::try_read): `Ready(Ok(0))` is end of stream.
+            /// Polls [`try_read`](Self::try_read).
             ///
             /// # Errors
             /// As [`try_read`](Self::try_read).
@@ -493,7 +515,8 @@ macro_rules! reader_api {
                 self.core.poll_op(cx, |c| c.try_read(buf))
             }
 
-            /// Reads payload bytes (see [`try_read`](Self::try_read)); `Ok(0)` is end of stream.
+            /// Reads payload bytes as from a pipe (see [`try_read`](Self::try_read)), waiting
+            /// until at least one byte is published.
             ///
             /// # Errors
             /// As [`try_read`](Self::try_read).
@@ -603,7 +626,7 @@ macro_rules! reader_api {
                 crate::blocking::block_on(self.read_frame(max_len))
             }
 
-            /// Reads payload bytes, parking the thread while it waits; `Ok(0)` is end of stream.
+            /// Reads payload bytes as from a pipe, parking the thread while it waits.
             ///
             /// # Deadlock
             /// As [`blocking_read_frame`](Self::blocking_read_frame): never from inside an
@@ -614,6 +637,30 @@ macro_rules! reader_api {
             #[cfg(feature = "std")]
             pub fn blocking_read(&mut self, buf: &mut [u8]) -> Result<usize, ChannelError> {
                 crate::blocking::block_on(self.read(buf))
+            }
+
+            /// Polls for the next frame of any length, or for a weak reader the loss before it,
+            /// as one value: a lossy consumer handles both in order (see
+            /// [`Delivery`](crate::poll::Delivery)).
+            ///
+            /// # Errors
+            /// [`ChannelError::EndOfStream`], [`ChannelError::Terminated`].
+            pub fn poll_delivery(
+                &mut self,
+                cx: &mut Context<'_>,
+            ) -> Poll<Result<Delivery, ChannelError>> {
+                self.core.poll_op(cx, |c| c.try_delivery())
+            }
+
+            /// Waits for the next frame or loss (see [`poll_delivery`](Self::poll_delivery)).
+            ///
+            /// # Errors
+            /// As [`poll_delivery`](Self::poll_delivery).
+            ///
+            /// # Cancel safety
+            /// Cancel safe.
+            pub async fn delivery(&mut self) -> Result<Delivery, ChannelError> {
+                core::future::poll_fn(|cx| self.poll_delivery(cx)).await
             }
 
             /// Skips the next frame (or the rest of the current one) without copying it;
@@ -703,16 +750,17 @@ impl StrongReader {
     }
 
     /// `AsyncBufRead::poll_fill_buf` for a strong reader: the unread rest of the current frame,
-    /// borrowed straight from the ring (no copy); an empty slice at end of stream. Pair it with
+    /// borrowed straight from the ring (no copy). It lends one frame at a time (records
+    /// have headers between them), so it never spans two frames; [`poll_read`](Self::poll_read)
+    /// is the way to take many frames' bytes in one call. Pair it with
     /// [`consume`](Self::consume).
     ///
     /// # Errors
-    /// [`ChannelError::Terminated`].
+    /// [`ChannelError::EndOfStream`], [`ChannelError::Terminated`].
     #[cfg(not(all(test, bytecast_loom)))]
     pub fn poll_fill_buf(&mut self, cx: &mut Context<'_>) -> Poll<Result<&[u8], ChannelError>> {
         match self.poll_frame_ready(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(ChannelError::EndOfStream)) => Poll::Ready(Ok(&[])),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Ready(Ok(())) => Poll::Ready(self.fill_buf_now()),
         }
@@ -913,6 +961,14 @@ impl Reader {
     pub async fn read_frame(&mut self, max_len: usize) -> Result<(u16, Vec<u8>), ChannelError> {
         let core = self.core();
         core::future::poll_fn(|cx| core.poll_op(cx, |c| c.try_read_frame(max_len))).await
+    }
+
+    /// See [`StrongReader::poll_delivery`].
+    ///
+    /// # Errors
+    /// As [`StrongReader::poll_delivery`].
+    pub fn poll_delivery(&mut self, cx: &mut Context<'_>) -> Poll<Result<Delivery, ChannelError>> {
+        self.core().poll_op(cx, |c| c.try_delivery())
     }
 
     /// See [`StrongReader::try_skip_frame`].

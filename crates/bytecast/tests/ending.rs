@@ -248,24 +248,30 @@ fn drain_refuses_new_frames_and_readers_finish_then_see_end_of_stream() {
     }
     assert_eq!(r.try_read_frame(64), Err(ChannelError::EndOfStream));
     assert_eq!(block_on(r.read_frame(64)), Err(ChannelError::EndOfStream));
-    assert_eq!(r.try_read(&mut [0; 4]), Ok(Some(0)));
-    assert_eq!(block_on(r.read(&mut [0; 4])), Ok(0));
+    assert_eq!(r.try_read(&mut [0; 4]), Err(ChannelError::EndOfStream));
+    assert_eq!(
+        block_on(r.read(&mut [0; 4])),
+        Err(ChannelError::EndOfStream)
+    );
     assert_eq!(r.try_skip_frame(), Err(ChannelError::EndOfStream));
     assert!(matches!(
         r.try_borrow_frame(),
         Err(ChannelError::EndOfStream)
     ));
     assert_eq!(weak.try_read_frame(64), Err(ChannelError::EndOfStream));
-    assert_eq!(block_on(weak.read(&mut [0; 4])), Ok(0));
+    assert_eq!(
+        block_on(weak.read(&mut [0; 4])),
+        Err(ChannelError::EndOfStream)
+    );
     // read_to_end-style byte reading finishes cleanly.
     let mut all = Vec::new();
     let mut buf = [0u8; 3];
     loop {
-        let n = block_on(byte_reader.read(&mut buf)).unwrap();
-        if n == 0 {
-            break;
+        match block_on(byte_reader.read(&mut buf)) {
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(ChannelError::EndOfStream) => break,
+            Err(e) => panic!("read: {e}"),
         }
-        all.extend_from_slice(&buf[..n]);
     }
     let expected: Vec<u8> = (0..3).flat_map(|i| payload(i, 5)).collect();
     assert_eq!(all, expected);

@@ -485,7 +485,7 @@ fn converting_a_writer_never_looks_like_end_of_stream() {
                             }
                         } else {
                             match r.try_read(&mut buf) {
-                                Ok(Some(0)) => true,
+                                Err(ChannelError::EndOfStream) => true,
                                 Ok(Some(n)) => {
                                     // Frames are 8 bytes and the buffer holds whole ones.
                                     frames += n / 8;

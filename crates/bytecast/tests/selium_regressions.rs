@@ -760,7 +760,7 @@ fn end_of_stream_once_the_channel_and_every_writer_are_gone() {
         r.poll_read_frame(&mut cx, 64),
         Poll::Ready(Err(ChannelError::EndOfStream))
     );
-    assert_eq!(r.try_read(&mut [0; 4]), Ok(Some(0)));
+    assert_eq!(r.try_read(&mut [0; 4]), Err(ChannelError::EndOfStream));
     assert_eq!(weak.try_read_frame(64).unwrap().unwrap().1, b"one");
     assert_eq!(weak.try_read_frame(64).unwrap().unwrap().1, b"two");
     assert_eq!(weak.try_read_frame(64), Err(ChannelError::EndOfStream));

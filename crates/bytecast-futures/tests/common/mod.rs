@@ -5,13 +5,14 @@
 //! under a 20 s watchdog so that a lost wake-up fails instead of hanging.
 
 use bytecast_futures::{
-    Backpressure, Channel, ChannelError, FrameStream, Reader, StrongReader, StrongWriter,
-    WeakReader, WeakWriter, Writer,
+    Backpressure, Channel, ChannelError, Delivery, Frame, FrameStream, LossyStream, Reader,
+    StrongReader, StrongWriter, WeakReader, WeakWriter, Writer,
 };
+use bytes::Bytes;
 use futures::future::{select, Either};
 use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use futures::stream::{FusedStream, StreamExt};
 use futures::task::{waker, ArcWake};
-use futures::StreamExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{self, ErrorKind};
@@ -63,6 +64,12 @@ macro_rules! suite {
             write_while_draining_is_broken_pipe,
             dropped_pending_read_or_write_leaves_channel_healthy,
             selium_names_and_conversions,
+            byte_reads_are_a_pipe,
+            end_of_stream_is_no_data_on_every_face,
+            lossy_stream_gives_the_loss_as_an_item,
+            sink_writes_one_frame_per_item,
+            shutdown_gives_the_writer_up,
+            weak_writer_clones_write_too,
         );
     };
     (@cases $spawn:ty, $block_on:path; $($case:ident,)*) => {
@@ -139,8 +146,8 @@ async fn frames_until_eof(reader: &mut StrongReader) -> Vec<(u16, Vec<u8>)> {
     let mut out = Vec::new();
     loop {
         match reader.read_frame(usize::MAX).await {
-            Ok(f) => out.push(f),
-            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return out,
+            Ok(Some(f)) => out.push((f.writer, f.payload.to_vec())),
+            Ok(None) => return out,
             Err(e) => panic!("read_frame: {e}"),
         }
     }
@@ -191,29 +198,41 @@ pub(crate) async fn round_trip<S: Spawn>() {
     let id = writer.id().unwrap();
     assert_eq!(
         frames.read_frame(64).await.unwrap(),
-        (id, b"hello ".to_vec())
+        Some(Frame {
+            writer: id,
+            payload: Bytes::from_static(b"hello ")
+        })
     );
     assert_eq!(
         frames.read_frame(64).await.unwrap(),
-        (id, b"world".to_vec())
+        Some(Frame {
+            writer: id,
+            payload: Bytes::from_static(b"world")
+        })
     );
 
     assert_eq!(zero_copy.fill_buf().await.unwrap(), b"hello ");
-    zero_copy.consume(2);
+    zero_copy.consume_unpin(2);
     assert_eq!(zero_copy.fill_buf().await.unwrap(), b"llo ");
-    zero_copy.consume(4);
+    zero_copy.consume_unpin(4);
     // A frame read after a partial byte read returns the rest of that frame.
     let mut two = [0u8; 2];
     zero_copy.read_exact(&mut two).await.unwrap();
     assert_eq!(
         zero_copy.read_frame(64).await.unwrap(),
-        (id, b"rld".to_vec())
+        Some(Frame {
+            writer: id,
+            payload: Bytes::from_static(b"rld")
+        })
     );
 
     // A frame longer than the limit is an error that leaves the reader where it was.
     writer.write_all(b"0123456789").await.unwrap();
     assert_eq!(kind(bytes.read_frame(4).await), ErrorKind::InvalidInput);
-    assert_eq!(bytes.read_frame(10).await.unwrap().1, b"0123456789");
+    assert_eq!(
+        &bytes.read_frame(10).await.unwrap().unwrap().payload[..],
+        b"0123456789"
+    );
 
     writer.close().await.unwrap();
 }
@@ -283,7 +302,11 @@ pub(crate) async fn fan_out_to_several_strong_readers<S: Spawn>() {
     let readers: Vec<_> = (0..3)
         .map(|_| {
             let stream = chan.new_strong_reader().into_stream();
-            S::spawn(stream.map(|f| f.unwrap().1).collect::<Vec<_>>())
+            S::spawn(
+                stream
+                    .map(|f| f.unwrap().payload.to_vec())
+                    .collect::<Vec<_>>(),
+            )
         })
         .collect();
     let mut writer = chan.new_strong_writer();
@@ -319,20 +342,23 @@ pub(crate) async fn weak_reader_loss_and_resume<S: Spawn>() {
         let (lost, received) = if as_stream {
             let mut stream = reader.into_stream();
             let lost = match stream.next().await {
-                Some(Err(ChannelError::ReaderBehind(n))) => n,
+                Some(Err(e)) => match channel_error(&e) {
+                    ChannelError::ReaderBehind(n) => n,
+                    other => panic!("expected ReaderBehind, got {other:?}"),
+                },
                 other => panic!("expected ReaderBehind, got {other:?}"),
             };
             let mut received = 0u64;
             let mut last = None;
             while let Some(item) = stream.next().await {
-                let (_, frame) = item.unwrap();
+                let frame = item.unwrap().payload;
                 let (_, seq) = check(&frame);
                 assert!(last < Some(seq));
                 last = Some(seq);
                 received += frame.len() as u64;
             }
             assert_eq!(last, Some(FRAMES - 1));
-            let reader = stream.into_inner().into_weak().unwrap();
+            let reader = stream.into_inner();
             assert_eq!(reader.lost_bytes(), lost);
             (lost, received)
         } else {
@@ -369,11 +395,14 @@ pub(crate) async fn drop_mode_write_all_gives_write_zero<S: Spawn>() {
     assert_eq!(err.kind(), ErrorKind::WriteZero);
     assert_eq!(chan.stats().dropped_frames, 1);
     for seq in 0..accepted {
-        let (_, frame) = reader.read_frame(64).await.unwrap();
+        let frame = reader.read_frame(64).await.unwrap().unwrap().payload;
         assert_eq!(check(&frame), (2, seq));
     }
     writer.write_all(b"again").await.unwrap();
-    assert_eq!(reader.read_frame(64).await.unwrap().1, b"again");
+    assert_eq!(
+        &reader.read_frame(64).await.unwrap().unwrap().payload[..],
+        b"again"
+    );
 }
 
 /// `terminate()` wakes a parked reader and a parked writer; both fail with `ConnectionAborted`.
@@ -382,9 +411,14 @@ pub(crate) async fn terminate_wakes_parked_reader_and_writer<S: Spawn>() {
     let chan = Channel::new(64);
     let mut reader = chan.new_strong_reader();
     let mut writer = chan.new_strong_writer();
-    while writer.try_write(&[7; 24]).unwrap().is_some() {}
+    while writer.get_mut().try_write(&[7; 24]).unwrap().is_some() {}
     let mut other = chan.new_weak_reader();
-    while other.try_read(&mut [0; 64]).unwrap().is_some_and(|n| n > 0) {}
+    while other
+        .get_mut()
+        .try_read(&mut [0; 64])
+        .unwrap()
+        .is_some_and(|n| n > 0)
+    {}
     let (rflag, wflag) = (Arc::new(Flag::default()), Arc::new(Flag::default()));
     {
         let mut buf = [0u8; 8];
@@ -409,16 +443,23 @@ pub(crate) async fn terminate_wakes_parked_reader_and_writer<S: Spawn>() {
         ErrorKind::ConnectionAborted
     );
     let mut stream = reader.into_stream();
-    assert_eq!(stream.next().await, Some(Err(ChannelError::Terminated)));
-    assert_eq!(stream.next().await, None);
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionAborted);
+    assert!(stream.next().await.is_none());
+    assert!(stream.is_terminated());
 
     // Through the executor: tasks parked on their own, woken by the terminate.
     let chan = Channel::new(64);
     let mut reader = chan.new_strong_reader();
     let mut writer = chan.new_strong_writer();
     let mut idle = chan.new_weak_reader();
-    while writer.try_write(&[7; 24]).unwrap().is_some() {}
-    while idle.try_read(&mut [0; 64]).unwrap().is_some_and(|n| n > 0) {}
+    while writer.get_mut().try_write(&[7; 24]).unwrap().is_some() {}
+    while idle
+        .get_mut()
+        .try_read(&mut [0; 64])
+        .unwrap()
+        .is_some_and(|n| n > 0)
+    {}
     let read = S::spawn(async move { idle.read(&mut [0; 8]).await });
     let write = S::spawn(async move { writer.write_all(b"parked").await });
     for _ in 0..10 {
@@ -476,7 +517,7 @@ pub(crate) async fn drain_ends_copy_and_read_to_end<S: Spawn>() {
     assert_eq!((a == data, b == data), (true, true));
     // End of stream stays end of stream.
     assert_eq!(weak.read(&mut [0; 8]).await.unwrap(), 0);
-    assert_eq!(kind(weak.read_frame(8).await), ErrorKind::UnexpectedEof);
+    assert!(weak.read_frame(8).await.unwrap().is_none(), "end of stream");
 }
 
 /// A new frame while draining is refused with `BrokenPipe`, whatever the writer kind.
@@ -491,8 +532,14 @@ pub(crate) async fn write_while_draining_is_broken_pipe<S: Spawn>() {
     assert_eq!(kind(strong.write_all(b"x").await), ErrorKind::BrokenPipe);
     assert_eq!(kind(weak.write_all(b"x").await), ErrorKind::BrokenPipe);
     assert_eq!(kind(either.write_all(b"x").await), ErrorKind::BrokenPipe);
-    assert_eq!(reader.read_frame(64).await.unwrap().1, b"before");
-    assert_eq!(kind(reader.read_frame(64).await), ErrorKind::UnexpectedEof);
+    assert_eq!(
+        &reader.read_frame(64).await.unwrap().unwrap().payload[..],
+        b"before"
+    );
+    assert!(
+        reader.read_frame(64).await.unwrap().is_none(),
+        "end of stream"
+    );
     // Terminating a draining channel still terminates it (and says it was draining).
     assert_eq!(chan.terminate(), Err(ChannelError::TerminateDraining));
     assert_eq!(
@@ -512,21 +559,38 @@ pub(crate) async fn dropped_pending_read_or_write_leaves_channel_healthy<S: Spaw
     lose_a_select(reader.read_frame(64)).await;
     lose_a_select(reader.read(&mut [0; 8])).await;
     writer.write_all(b"first").await.unwrap();
-    assert_eq!(reader.read_frame(64).await.unwrap().1, b"first");
+    assert_eq!(
+        &reader.read_frame(64).await.unwrap().unwrap().payload[..],
+        b"first"
+    );
 
     // A pending write dropped: the ring has no room for its frame, the write parks, and loses.
     let mut accepted = 0u32;
-    while writer.try_write(&payload(3, accepted)).unwrap().is_some() {
+    while writer
+        .get_mut()
+        .try_write(&payload(3, accepted))
+        .unwrap()
+        .is_some()
+    {
         accepted += 1;
     }
     lose_a_select(writer.write_all(&[7u8; 100])).await;
     for seq in 0..accepted {
-        assert_eq!(check(&reader.read_frame(64).await.unwrap().1), (3, seq));
+        assert_eq!(
+            check(&reader.read_frame(64).await.unwrap().unwrap().payload),
+            (3, seq)
+        );
     }
     writer.write_all(b"after").await.unwrap();
-    assert_eq!(reader.read_frame(64).await.unwrap().1, b"after");
+    assert_eq!(
+        &reader.read_frame(64).await.unwrap().unwrap().payload[..],
+        b"after"
+    );
     chan.drain().unwrap();
-    assert_eq!(kind(reader.read_frame(64).await), ErrorKind::UnexpectedEof);
+    assert!(
+        reader.read_frame(64).await.unwrap().is_none(),
+        "end of stream"
+    );
     assert_eq!(chan.stats().strong_writers, 1);
 }
 
@@ -539,7 +603,8 @@ pub(crate) async fn selium_names_and_conversions<S: Spawn>() {
     unpin_send::<StrongWriter>();
     unpin_send::<WeakWriter>();
     unpin_send::<Writer>();
-    unpin_send::<FrameStream>();
+    unpin_send::<FrameStream<bytecast::Reader>>();
+    unpin_send::<LossyStream<bytecast::WeakReader>>();
     unpin_send::<Arc<Channel>>();
 
     let chan: Arc<Channel> = Channel::with_parameters(128, Backpressure::Park);
@@ -557,8 +622,174 @@ pub(crate) async fn selium_names_and_conversions<S: Spawn>() {
     let core: bytecast::WeakReader = reader.into_inner();
     reader = WeakReader::new(core);
     weak.write_all(b"seed").await.unwrap();
-    assert_eq!(reader.read_frame(16).await.unwrap().1, b"seed");
+    assert_eq!(
+        &reader.read_frame(16).await.unwrap().unwrap().payload[..],
+        b"seed"
+    );
     let _strong: StrongWriter = weak.upgrade().unwrap();
     assert_eq!(chan.stats().weak_readers, 1);
     assert!(chan.max_frame_len() < chan.capacity());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The I/O face: pipe reads, end of stream, lossy frames, sink, shutdown, clones.
+
+/// One `read` takes every published frame that fits the buffer, as a pipe does.
+pub(crate) async fn byte_reads_are_a_pipe<S: Spawn>() {
+    let chan = Channel::new(1024);
+    let mut writer = chan.new_strong_writer();
+    let mut reader = chan.new_strong_reader();
+    for i in 0..50u8 {
+        writer.write_all(&[i; 3]).await.unwrap();
+    }
+    let mut buf = [0u8; 400];
+    assert_eq!(
+        reader.read(&mut buf).await.unwrap(),
+        150,
+        "50 frames in one read"
+    );
+    assert!(buf[..150]
+        .chunks(3)
+        .enumerate()
+        .all(|(i, c)| c == [i as u8; 3]));
+    // A buffer smaller than a frame stops inside it; the next read goes on from there.
+    writer.write_all(b"abcdef").await.unwrap();
+    writer.write_all(b"gh").await.unwrap();
+    assert_eq!(reader.read(&mut buf[..4]).await.unwrap(), 4);
+    assert_eq!(reader.read(&mut buf).await.unwrap(), 4);
+    assert_eq!(&buf[..4], b"efgh");
+}
+
+/// Drained and caught up: no data on every face of the crate, never an error.
+pub(crate) async fn end_of_stream_is_no_data_on_every_face<S: Spawn>() {
+    let chan = Channel::new(256);
+    let mut writer = chan.new_strong_writer();
+    let mut bytes = chan.new_strong_reader();
+    let mut lent = chan.new_strong_reader();
+    let mut frames = chan.new_weak_reader();
+    let mut stream = chan.new_strong_reader().into_stream();
+    let mut lossy = chan.new_weak_reader().into_lossy_stream();
+    writer.write_all(b"last").await.unwrap();
+    chan.drain().unwrap();
+
+    let mut all = Vec::new();
+    assert_eq!(bytes.read_to_end(&mut all).await.unwrap(), 4);
+    assert_eq!(bytes.read(&mut [0; 8]).await.unwrap(), 0);
+    assert_eq!(lent.fill_buf().await.unwrap(), b"last");
+    lent.consume_unpin(4);
+    assert!(lent.fill_buf().await.unwrap().is_empty());
+    assert_eq!(
+        &frames.read_frame(64).await.unwrap().unwrap().payload[..],
+        b"last"
+    );
+    assert!(frames.read_frame(64).await.unwrap().is_none());
+    assert_eq!(&stream.next().await.unwrap().unwrap().payload[..], b"last");
+    assert!(stream.next().await.is_none() && stream.is_terminated());
+    assert!(lossy.next().await.unwrap().is_ok());
+    assert!(lossy.next().await.is_none() && lossy.is_terminated());
+    // The core handle underneath reports it as `EndOfStream`.
+    assert_eq!(
+        bytes.get_mut().try_read(&mut [0; 8]),
+        Err(ChannelError::EndOfStream)
+    );
+}
+
+/// A lapped weak reader's lossy stream gives the loss as one item, then whole frames: text
+/// lines are never joined across the loss.
+pub(crate) async fn lossy_stream_gives_the_loss_as_an_item<S: Spawn>() {
+    let chan = Channel::new(256);
+    let mut tail = chan.new_weak_reader().into_lossy_stream();
+    let mut writer = chan.new_weak_writer();
+    for i in 0..100u32 {
+        writer
+            .write_all(format!("line {i:03}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    chan.drain().unwrap();
+    let mut seen = Vec::new();
+    let mut lost_frames = 0;
+    while let Some(item) = tail.next().await {
+        match item.unwrap() {
+            Delivery::Frame(f) => {
+                assert_eq!(f.payload.len(), 9, "a whole line: {:?}", f.payload);
+                seen.push(String::from_utf8(f.payload.to_vec()).unwrap());
+            }
+            Delivery::Lost(loss) => {
+                assert!(seen.is_empty(), "the loss comes before the frames after it");
+                assert_eq!(loss.bytes, loss.frames * 9, "exact: whole lines of 9 bytes");
+                lost_frames += loss.frames;
+            }
+        }
+    }
+    assert!(lost_frames > 0, "a 256-byte ring cannot hold 100 lines");
+    assert_eq!(lost_frames as usize + seen.len(), 100);
+    assert_eq!(seen.last().map(String::as_str), Some("line 099\n"));
+    assert_eq!(chan.stats().lost_frames, lost_frames);
+}
+
+/// A writer as a `Sink`: one frame per item; too long an item is refused before anything is
+/// written; under `Drop` a frame that does not fit is dropped and counted; closing the sink
+/// gives the writer up.
+pub(crate) async fn sink_writes_one_frame_per_item<S: Spawn>() {
+    use futures::SinkExt;
+    let chan = Channel::with_parameters(128, Backpressure::Drop);
+    let mut reader = chan.new_strong_reader();
+    let writer = chan.new_strong_writer();
+    let id = writer.id().unwrap();
+    let mut sink = writer.into_sink();
+    sink.send(&b"one"[..]).await.unwrap();
+    sink.send(&b"two"[..]).await.unwrap();
+    let err = sink.send(&[0u8; 121][..]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    for _ in 0..20 {
+        sink.send(&[7u8; 24][..]).await.unwrap();
+    }
+    assert!(
+        chan.stats().dropped_frames > 0,
+        "the full ring dropped frames"
+    );
+    let first = reader.read_frame(64).await.unwrap().unwrap();
+    assert_eq!((first.writer, &first.payload[..]), (id, &b"one"[..]));
+    SinkExt::<&[u8]>::close(&mut sink).await.unwrap();
+    assert!(sink.get_ref().is_closed());
+}
+
+/// Closing a writer (`AsyncWrite::poll_close`) gives it up: later writes fail with `BrokenPipe`, and once the channel
+/// and every writer are gone, readers reach end of stream after the last frame.
+pub(crate) async fn shutdown_gives_the_writer_up<S: Spawn>() {
+    let chan = Channel::new(256);
+    let mut reader = chan.new_strong_reader();
+    let mut a = chan.new_strong_writer();
+    let mut b = chan.new_weak_writer();
+    a.write_all(b"from a").await.unwrap();
+    b.write_all(b"from b").await.unwrap();
+    drop(chan);
+    shutdown(&mut a).await;
+    assert_eq!(kind(a.write_all(b"late").await), ErrorKind::BrokenPipe);
+    assert!(a.is_closed() && !b.is_closed());
+    shutdown(&mut b).await;
+    let mut all = Vec::new();
+    reader.read_to_end(&mut all).await.unwrap();
+    assert_eq!(all, b"from afrom b");
+}
+
+/// A weak writer's clone is another weak writer on the same channel.
+pub(crate) async fn weak_writer_clones_write_too<S: Spawn>() {
+    let chan = Channel::new(256);
+    let mut reader = chan.new_strong_reader();
+    let mut a = chan.new_weak_writer();
+    let mut b = a.clone();
+    a.write_all(b"a").await.unwrap();
+    b.write_all(b"b").await.unwrap();
+    assert_eq!(chan.stats().weak_writers, 2);
+    drop((a, b));
+    chan.drain().unwrap();
+    let mut all = Vec::new();
+    reader.read_to_end(&mut all).await.unwrap();
+    assert_eq!(all, b"ab");
+}
+
+async fn shutdown<W: AsyncWriteExt + Unpin>(w: &mut W) {
+    w.close().await.unwrap();
 }
