@@ -9,10 +9,12 @@ use std::task::Waker;
 use std::thread;
 use std::time::Duration;
 
-/// How long a test may run before it counts as hung. Miri's clock is virtual and advances
-/// with interpretation work (a correct two-thread test takes "seconds" there), and Miri itself
-/// reports a real deadlock, so it gets a longer budget.
-pub(crate) const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+/// How long a test may run before it counts as hung: three times the longest correct run seen on
+/// a loaded 2-core machine (the racing threads of `races.rs`, about 16 s at load 8), so only a
+/// hang trips it. Miri's clock is virtual and advances with interpretation work (a correct
+/// two-thread test takes "seconds" there), and Miri itself reports a real deadlock, so it gets a
+/// longer budget.
+pub(crate) const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 60 });
 
 /// Runs `f` on its own thread and fails (instead of hanging) if it does not finish within [`WATCHDOG`].
 pub(crate) fn guarded<F: FnOnce() + Send + 'static>(what: &str, f: F) {
