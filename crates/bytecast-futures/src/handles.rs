@@ -155,6 +155,12 @@ impl<T: PollWrite + Unpin> AsyncWrite for Io<T> {
     /// One frame of up to `max_frame_len` bytes. A frame refused under
     /// [`Backpressure::Drop`](bytecast::Backpressure::Drop) is `Ok(0)`, so `write_all` reports
     /// `WriteZero`.
+    ///
+    /// A `Pending` write keeps the writer's place in line (frames of other writers leave room
+    /// for it) until this writer is polled again, writes, shuts down or drops: a write cancelled
+    /// by a timeout or `select!` and never retried holds smaller frames of other writers back
+    /// until the readers have made room for it. Shut the writer down or drop it to give the
+    /// place up (`docs/design.md`, "Known limits").
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

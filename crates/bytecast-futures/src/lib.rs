@@ -25,7 +25,7 @@
 //!
 //! | call | end of stream | a weak reader was lapped |
 //! |---|---|---|
-//! | `AsyncRead` (`read`, `read_to_end`, `futures_io::copy`) | `Ok(0)` | `Err`, kind `Other`, downcastable to [`ChannelError::ReaderBehind`] |
+//! | `AsyncRead` (`read`, `read_to_end`, `futures::io::copy`) | `Ok(0)` | `Err`, kind `Other`, downcastable to [`ChannelError::ReaderBehind`] |
 //! | `AsyncBufRead::fill_buf` | an empty slice | (strong readers only) |
 //! | [`Io::read_frame`] | `Ok(None)` | as `AsyncRead` |
 //! | [`FrameStream`] | `None` | an `Err` item, then the stream goes on |

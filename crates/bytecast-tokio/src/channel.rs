@@ -63,6 +63,20 @@ impl Channel {
         bytecast::Channel::try_with_config(config).map(Self::from_core)
     }
 
+    /// Creates a channel that holds `frames` frames of `len` bytes at once (see
+    /// [`bytecast::Channel::for_frames`]).
+    ///
+    /// # Errors
+    /// [`ChannelError::InvalidCapacity`] if that takes more than [`bytecast::MAX_CAPACITY`]
+    /// bytes, or `frames` is 0.
+    pub fn for_frames(
+        frames: usize,
+        len: usize,
+        backpressure: Backpressure,
+    ) -> Result<Arc<Self>, ChannelError> {
+        bytecast::Channel::for_frames(frames, len, backpressure).map(Self::from_core)
+    }
+
     /// Wraps a core channel.
     pub fn from_core(chan: Arc<bytecast::Channel>) -> Arc<Self> {
         Arc::new(Self(chan))

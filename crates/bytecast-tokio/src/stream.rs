@@ -221,10 +221,15 @@ fn end_or_error<T>(done: &mut bool, e: ChannelError) -> Option<io::Result<T>> {
 /// sink goes on: dropping is the policy the channel was built with, not an error. `poll_close`
 /// gives the writer up, as `poll_shutdown` does.
 ///
+/// An empty item writes nothing (an empty write makes no frame) and is not counted.
+///
 /// # Errors
-/// `InvalidInput` for an item longer than the channel's `max_frame_len` (from `start_send`,
-/// nothing written), `BrokenPipe` while draining or after close, `ConnectionAborted` after
-/// terminate.
+/// `InvalidInput` for an item longer than the channel's `max_frame_len` (nothing written),
+/// `BrokenPipe` while draining or after close, `ConnectionAborted` after terminate.
+///
+/// # Panics
+/// `start_send` without `poll_ready` having returned `Ready(Ok(()))` since the last item (the
+/// `Sink` contract).
 ///
 /// # Examples
 /// ```
@@ -277,6 +282,13 @@ impl<W: PollWrite + Unpin, B: AsRef<[u8]> + Unpin> FrameSink<W, B> {
         let Some(item) = &self.pending else {
             return Poll::Ready(Ok(()));
         };
+        // Checked again here: an item's `as_ref` may have grown since `start_send`, and
+        // `poll_write` would cut it to `max_frame_len`.
+        let (len, max) = (item.as_ref().len(), self.writer.max_frame_len());
+        if len > max {
+            self.pending = None;
+            return Poll::Ready(Err(ChannelError::FrameTooLarge { len, max }.into()));
+        }
         let writer = &mut self.writer;
         let written = ready!(budgeted(cx, |cx| writer.poll_write(cx, item.as_ref())));
         self.pending = None;

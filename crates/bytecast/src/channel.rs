@@ -16,8 +16,9 @@ use core::fmt;
 /// reservation order. Strong readers gate writers; weak readers are told exactly what they lost.
 ///
 /// `Channel` itself is a factory and a control: handles keep the shared state alive on their
-/// own. Dropping the last `Arc<Channel>` means no new writer can appear; readers then reach end
-/// of stream once every writer is gone and they have read everything.
+/// own. Once the last `Arc<Channel>` is dropped, new writers come only from existing ones (a
+/// clone or a conversion, counted before the old one goes); readers then reach end of stream
+/// once every writer is gone and they have read everything.
 ///
 /// # Examples
 /// ```

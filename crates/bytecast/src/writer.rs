@@ -126,7 +126,9 @@ impl WriterCore {
     /// The error of every call on a handle that has left the channel.
     #[cold]
     fn left_error(&self) -> ChannelError {
-        if self.closed {
+        // Termination wins: after `terminate()` every write fails with `Terminated`, whether or
+        // not this handle was closed too.
+        if self.closed && !self.shared.is_terminated() {
             ChannelError::Closed
         } else {
             ChannelError::Terminated
