@@ -20,14 +20,24 @@ pub(crate) struct WaiterList {
 
 impl WaiterList {
     /// Adds `waker`; the caller then issues a SeqCst fence (`sleep_writer`) and re-checks.
+    ///
+    /// The waker is cloned before the lock is taken, and a clone not needed is dropped after it
+    /// is released: no user code (`Waker::clone`, `Waker::drop`) runs under the lock, which is a
+    /// critical section with the `critical-section` feature. `Vec::push` may allocate under it.
     pub(super) fn register(&self, waker: &Waker) {
-        self.wakers.with(|v| {
-            if !v.iter().any(|w| w.will_wake(waker)) {
-                v.push(waker.clone());
-            }
+        let clone = waker.clone();
+        let unused = self.wakers.with(|v| {
+            let unused = if v.iter().any(|w| w.will_wake(waker)) {
+                Some(clone)
+            } else {
+                v.push(clone);
+                None
+            };
             // ORDERING: Relaxed; ordered before the caller's re-check by its SeqCst fence.
             self.count.store(v.len(), Relaxed);
+            unused
         });
+        drop(unused);
     }
 
     /// Wakes and removes every registered waker; the caller fenced (SeqCst) after publishing
