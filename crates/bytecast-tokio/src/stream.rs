@@ -243,7 +243,8 @@ fn end_or_error<T>(done: &mut bool, e: ChannelError) -> Option<io::Result<T>> {
 /// let mut sink = chan.new_strong_writer().into_sink();
 /// sink.send(&b"one"[..]).await?;
 /// sink.send(&b"two"[..]).await?;
-/// sink.close().await?; // the last writer is gone: readers reach end of stream
+/// drop(chan);
+/// sink.close().await?; // the channel and its last writer are gone: end of stream
 /// let got: Vec<_> = frames.map(|f| f.unwrap().payload).collect().await;
 /// assert_eq!(got, [&b"one"[..], &b"two"[..]]);
 /// # Ok(())
