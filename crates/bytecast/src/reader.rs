@@ -171,25 +171,45 @@ impl ReaderCore {
         }
     }
 
-    /// Moves past the current record (`data_len`: payload of a data frame, counted).
+    /// Moves past the current record (`data_len`: payload of a data frame, counted), and
+    /// releases as a read that ends here must (`settle`, `release_by_size`).
     #[inline]
     fn advance(&mut self, footprint: usize, data_len: Option<usize>) {
+        self.step(footprint, data_len);
+        if data_len.is_some() && self.settle() {
+            return;
+        }
+        self.release_by_size();
+    }
+
+    /// Moves past the current record and counts it, releasing nothing.
+    #[inline(always)]
+    fn step(&mut self, footprint: usize, data_len: Option<usize>) {
         self.mark.pos = pos_add(self.mark.pos, footprint);
         if let Some(len) = data_len {
             self.mark.frames = self.mark.frames.wrapping_add(1);
             self.mark.payload = self.mark.payload.wrapping_add(len as u64);
         }
         self.offset = 0;
-        // Release in batches: once a sixteenth of the ring has been read, when the reader has
-        // read everything published (below), and whenever it finds nothing more to read
-        // (`head`) (`docs/design.md`, "Releases").
         self.unreleased += footprint;
-        if self.strong && data_len.is_some() && self.release_if_read_everything() {
-            return;
-        }
+    }
+
+    /// Releases in batches: once a sixteenth of the ring has been read. A read also releases as
+    /// it returns after a data frame when it has read everything published (`settle`), and
+    /// whenever it finds nothing more to read (`head`) (`docs/design.md`, "Releases").
+    #[inline(always)]
+    fn release_by_size(&mut self) {
         if self.unreleased >= self.shared.capacity() / 16 {
             self.release();
         }
+    }
+
+    /// As a read returns after a data frame: a strong reader that has read everything
+    /// published releases (`release_if_read_everything`). A pipe read steps over many frames
+    /// and settles once, as it returns. `true` if it released.
+    #[inline]
+    fn settle(&mut self) -> bool {
+        self.strong && self.release_if_read_everything()
     }
 
     /// After a data frame: a strong reader that has read every data frame published releases,
@@ -317,9 +337,17 @@ impl ReaderCore {
                     Ok(Some(self.hold_error(e, filled)))
                 };
             }
-            self.consumed(head, n);
+            self.offset += n;
             filled += n;
+            if self.offset == head.len {
+                // The release check of a read's end waits for the end of this one.
+                self.step(head.footprint, Some(head.len));
+                self.release_by_size();
+            }
             if filled == buf.len() {
+                if self.offset == 0 {
+                    self.settle();
+                }
                 return Ok(Some(filled));
             }
         }
