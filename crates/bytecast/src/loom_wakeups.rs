@@ -4,7 +4,9 @@
 //! - terminate and drain racing a reader and a writer that are going to sleep;
 //! - a strong reader dropped while a writer waits on it;
 //! - a weak reader validating (byte reads and reads into a buffer) while a writer laps it;
-//! - two writers committing out of reservation order with a reader waiting.
+//! - two writers committing out of reservation order with a reader waiting;
+//! - a reader woken (and disarmed by its waker) that sleeps again and must be woken again,
+//!   within one wait (woken for an aborted record) and across two.
 //!
 //! Each model parks in `loom::future::block_on`, so a lost wake-up is a deadlock loom reports.
 //! The larger ones set a preemption bound of 1 themselves (the others take
@@ -321,4 +323,47 @@ fn loom_abort_after_later_commit_wakes_waiting_reader() {
         ta.join().unwrap();
         tb.join().unwrap();
     });
+}
+
+/// One writer does `first`, yields, then writes `b"last"`; the reader waits
+/// (`block_on(read_frame)`) for each frame of `expect` in turn.
+fn reader_waits_through(first: fn(&mut crate::StrongWriter), expect: &'static [&'static [u8]]) {
+    bounded().check(move || {
+        let chan = Channel::new(64);
+        let mut reader = chan.new_strong_reader();
+        let mut w = chan.new_strong_writer();
+        let t = thread::spawn(move || {
+            first(&mut w);
+            thread::yield_now();
+            w.try_write(b"last").unwrap().unwrap();
+        });
+        for want in expect {
+            let (_, f) = loom::future::block_on(reader.read_frame(64)).unwrap();
+            assert_eq!(f, *want);
+        }
+        t.join().unwrap();
+    });
+}
+
+/// A waker disarms the reader it wakes (`Shared::wake_sleeping_readers`), so a reader that
+/// sleeps again must arm again: the reader waits for each of two frames published one at a
+/// time. A reader left unarmed after its first wake never wakes for the second frame, a
+/// deadlock loom reports.
+#[test]
+fn loom_reader_woken_once_sleeps_again_and_is_woken_again() {
+    reader_waits_through(
+        |w| {
+            w.try_write(b"first").unwrap().unwrap();
+        },
+        &[b"first", b"last"],
+    );
+}
+
+/// As above within one wait: the writer's first record is aborted, so the reader woken for it
+/// finds nothing to read and sleeps again in the same `read_frame`, still counting itself
+/// asleep while its waker has disarmed it. It must arm again (`Shared::sleep_reader` checks
+/// the flag, not the reader's own idea of it) or the frame after never wakes it.
+#[test]
+fn loom_reader_woken_for_an_aborted_record_arms_again() {
+    reader_waits_through(|w| w.try_reserve(8).unwrap().unwrap().abort(), &[b"last"]);
 }

@@ -96,14 +96,23 @@ impl Shared {
     }
 
     /// Wakes the readers whose `asleep` flag is set (stored before their SeqCst fence, so the
-    /// caller's fence makes it visible as it does the counter).
+    /// caller's fence makes it visible as it does the counter), and disarms them: the flag is
+    /// cleared and the counter decremented by whoever clears it first, this waker or the reader
+    /// itself (`wake_reader_done`). So a reader is woken once per sleep, not once per frame
+    /// published until its task runs; a reader that sleeps again re-arms (`sleep_reader`).
     pub(super) fn wake_sleeping_readers(&self) {
         wake_each(
             self.readers[..self.reader_hwm()]
                 .iter()
-                // ORDERING: Relaxed; ordered by the fences of the Dekker pair (see caller).
-                .filter(|r| r.asleep.load(Relaxed)),
-            |r| r.waker.wake(),
+                // ORDERING: Relaxed (both); the load by the fences of the Dekker pair (see
+                // caller). The swap decides only who decrements the counter; the wake's own
+                // delivery is ordered by `WakerCell` (see `sleep_reader`).
+                .filter(|r| r.asleep.load(Relaxed) && r.asleep.swap(false, Relaxed)),
+            |r| {
+                // ORDERING: Relaxed; a counter only (a stale value costs one spurious scan).
+                self.reader_sleepers.fetch_sub(1, Relaxed);
+                r.waker.wake();
+            },
         );
     }
 
@@ -155,22 +164,31 @@ impl Shared {
 
     /// Counts a reader as sleeping (its waker already registered) and fences, so the caller's
     /// re-check cannot miss progress published before a waker check.
-    pub(crate) fn sleep_reader(&self, slot: usize, already: &mut bool) {
-        if !*already {
+    ///
+    /// The reader arms (sets its flag, counts itself) unless its flag is still set from an
+    /// earlier sleep. A waker may clear that flag right after this load; then either its fence
+    /// comes before ours in the `SeqCst` order, and the re-check sees what it published, or
+    /// after, and its wake comes after our registration in the `WakerCell`'s order (fence to
+    /// fence), so it wakes the waker just registered. Only the reader sets the flag; wakers and
+    /// the reader clear it with a swap, and whoever swaps `true` out decrements the counter.
+    pub(crate) fn sleep_reader(&self, slot: usize, sleeping: &mut bool) {
+        let flag = &self.readers[slot].asleep;
+        // ORDERING: Relaxed; see above: a stale `true` is covered by the fences.
+        if !flag.load(Relaxed) {
             // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
-            self.readers[slot].asleep.store(true, Relaxed);
+            flag.store(true, Relaxed);
             // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
             self.reader_sleepers.fetch_add(1, Relaxed);
-            *already = true;
         }
+        *sleeping = true;
         fence(SeqCst);
     }
 
     #[inline]
     pub(crate) fn wake_reader_done(&self, slot: usize, sleeping: &mut bool) {
-        if core::mem::take(sleeping) {
-            // ORDERING: Relaxed; a stale `true` costs one spurious wake.
-            self.readers[slot].asleep.store(false, Relaxed);
+        // ORDERING: Relaxed; the swap decides only who decrements (a waker may have disarmed
+        // the reader already).
+        if core::mem::take(sleeping) && self.readers[slot].asleep.swap(false, Relaxed) {
             // ORDERING: Relaxed; a counter only (a stale value costs one spurious wake scan).
             self.reader_sleepers.fetch_sub(1, Relaxed);
         }
