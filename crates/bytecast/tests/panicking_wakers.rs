@@ -293,3 +293,35 @@ fn reserve_future_unwinding_from_a_panicking_clone_gives_the_priority_back() {
         );
     });
 }
+
+/// A reader's waker that panics in `wake` was disarmed by that wake (readers are woken once per
+/// sleep); polled again with another waker, the reader is armed again and the next frame wakes
+/// it.
+#[test]
+fn a_reader_whose_waker_panicked_is_woken_through_its_next_waker() {
+    let chan = Channel::new(256);
+    let mut w = chan.new_strong_writer();
+    let mut r = chan.new_strong_reader();
+    let (bad, bad_waker) = armed_waker();
+    bad.wake.store(true, SeqCst);
+    let (good, good_waker) = counting_waker();
+    let mut buf = [0u8; 8];
+    for i in 0..if cfg!(miri) { 3 } else { 50 } {
+        assert!(r
+            .poll_read(&mut Context::from_waker(&bad_waker), &mut buf)
+            .is_pending());
+        assert!(
+            panics(|| w.try_reserve(8).unwrap().unwrap().abort()),
+            "{i}: the wake panics"
+        );
+        assert!(r
+            .poll_read(&mut Context::from_waker(&good_waker), &mut buf)
+            .is_pending());
+        let before = good.count();
+        w.try_write(b"k").unwrap().unwrap();
+        assert_eq!(good.count(), before + 1, "{i}: the next waker is woken");
+        let done = r.poll_read(&mut Context::from_waker(&good_waker), &mut buf);
+        assert_eq!(done, Poll::Ready(Ok(1)));
+    }
+    bad.disarm();
+}

@@ -228,3 +228,83 @@ fn strong_reader_borrow_frame_passes_padding_after_batch_release() {
     let max = c.max_frame_len();
     assert_eq!(w.try_write(&vec![1; max]), Ok(Some(max)));
 }
+
+/// Frames, short commits (padding after the frame) and aborted records, read back with pipe
+/// reads of random sizes whose last one ends exactly at the last frame's end: a pipe read
+/// checks whether to release once, as it returns, and a full-size frame written right after is
+/// accepted at once. Aborted records published after the last read are left out: the reader
+/// passes them when it next reads (design.md, "Known limits").
+fn pipe_reads_then_a_full_frame(bp: Backpressure, cap: usize) {
+    let mut rng = Rng::new(cap as u64 * 31 + bp as u64);
+    let chan = Channel::with_parameters(cap, bp);
+    let max = chan.max_frame_len();
+    let mut w = chan.new_strong_writer();
+    let mut r = chan.new_strong_reader();
+    for round in 0..ROUNDS {
+        let mut expect = Vec::new();
+        for k in 0..1 + rng.below(5) {
+            if rng.below(3) == 0 {
+                if let Ok(Some(g)) = w.try_reserve(1 + rng.below(cap / 16)) {
+                    g.abort();
+                }
+            }
+            let len = 1 + rng.below((cap / 16).max(2));
+            let f: Vec<u8> = (0..len).map(|i| (i ^ k ^ round) as u8).collect();
+            let accepted = if rng.below(3) == 0 {
+                match w.try_reserve(len + 8 + rng.below(32)) {
+                    Ok(Some(mut g)) => {
+                        assert_eq!(g.put(&f), len);
+                        g.commit();
+                        true
+                    }
+                    _ => false,
+                }
+            } else {
+                matches!(w.try_write(&f), Ok(Some(_)))
+            };
+            if !accepted {
+                break;
+            }
+            expect.extend_from_slice(&f);
+        }
+        let mut got = Vec::new();
+        while got.len() < expect.len() {
+            let left = expect.len() - got.len();
+            let n = if rng.below(2) == 0 {
+                left
+            } else {
+                1 + rng.below(left)
+            };
+            let mut buf = vec![0u8; n];
+            assert_eq!(
+                r.try_read(&mut buf),
+                Ok(Some(n)),
+                "a pipe read fills its buffer"
+            );
+            got.extend_from_slice(&buf);
+        }
+        assert_eq!(got, expect);
+        if expect.is_empty() {
+            assert_eq!(r.try_read(&mut [0u8; 8]), Ok(None));
+        }
+        let big = vec![0xB1u8; max];
+        assert_eq!(
+            w.try_write(&big),
+            Ok(Some(max)),
+            "{bp:?} ring {cap} round {round}"
+        );
+        let mut buf = vec![0u8; max];
+        assert_eq!(r.try_read(&mut buf), Ok(Some(max)));
+        assert!(buf.iter().all(|&b| b == 0xB1));
+    }
+}
+
+#[test]
+fn a_pipe_read_that_ends_at_a_frame_end_holds_nothing_back() {
+    guarded("pipe reads, then a full-size frame", || {
+        for &cap in CAPACITIES {
+            pipe_reads_then_a_full_frame(Backpressure::Drop, cap);
+            pipe_reads_then_a_full_frame(Backpressure::Park, cap);
+        }
+    });
+}

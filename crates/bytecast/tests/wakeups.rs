@@ -420,3 +420,105 @@ fn weak_writers_contending_for_one_slot_are_never_stranded() {
         assert_eq!(n, 3 * per);
     });
 }
+
+/// A reader is woken once per sleep: a waker disarms it. Woken for an aborted record (nothing
+/// to read), it sleeps again with another waker and must be armed again: the next frame wakes
+/// that waker once, and frames published before it is polled do not wake it again.
+#[test]
+fn a_reader_is_woken_once_per_sleep_and_armed_again_for_the_next() {
+    let chan = Channel::with_parameters(256, Backpressure::Park);
+    let mut w = chan.new_strong_writer();
+    let mut r = chan.new_strong_reader();
+    let (first, wa) = counting_waker();
+    let (second, wb) = counting_waker();
+    let mut buf = [0u8; 64];
+    for i in 0..ROUNDS {
+        assert!(r
+            .poll_read(&mut Context::from_waker(&wa), &mut buf)
+            .is_pending());
+        w.try_reserve(8).unwrap().unwrap().abort();
+        assert!(
+            first.count() >= 1,
+            "{i}: the aborted record wakes the reader"
+        );
+        assert!(r
+            .poll_read(&mut Context::from_waker(&wb), &mut buf)
+            .is_pending());
+        let before = second.count();
+        w.try_write(b"x").unwrap().unwrap();
+        assert_eq!(
+            second.count(),
+            before + 1,
+            "{i}: the reader sleeping again is woken"
+        );
+        w.try_write(b"y").unwrap().unwrap();
+        assert_eq!(second.count(), before + 1, "{i}: woken once per sleep");
+        let done = r.poll_read(&mut Context::from_waker(&wa), &mut buf);
+        assert_eq!(done, Poll::Ready(Ok(2)));
+    }
+}
+
+/// A reader still armed from a first poll and polled again with a new waker: the next frame
+/// wakes the new waker, not the old one.
+#[test]
+fn a_reader_polled_again_with_a_new_waker_wakes_that_one() {
+    let chan = Channel::with_parameters(256, Backpressure::Park);
+    let mut w = chan.new_strong_writer();
+    let mut r = chan.new_weak_reader();
+    let (old, wa) = counting_waker();
+    let (new, wb) = counting_waker();
+    for i in 0..ROUNDS {
+        assert!(r
+            .poll_read_frame(&mut Context::from_waker(&wa), 64)
+            .is_pending());
+        assert!(r
+            .poll_read_frame(&mut Context::from_waker(&wb), 64)
+            .is_pending());
+        let (a0, b0) = (old.count(), new.count());
+        w.try_write(b"z").unwrap().unwrap();
+        assert_eq!((old.count(), new.count()), (a0, b0 + 1), "{i}");
+        let polled = r.poll_read_frame(&mut Context::from_waker(&wa), 64);
+        assert!(matches!(polled, Poll::Ready(Ok(_))), "{i}");
+    }
+}
+
+/// A reader that leaves while armed (dropped, terminated, disarmed by a wake then dropped, or
+/// downgraded and armed again) leaves its slot to a new reader that is woken as any other.
+#[test]
+fn a_reader_in_a_slot_left_by_a_sleeping_reader_is_woken() {
+    let chan = Channel::with_parameters(1024, Backpressure::Park);
+    let mut w = chan.new_strong_writer();
+    let mut buf = [0u8; 16];
+    for i in 0..ROUNDS {
+        let mut r1 = chan.try_new_strong_reader(StartAt::Tail).unwrap();
+        let (_c1, w1) = counting_waker();
+        assert!(r1
+            .poll_read(&mut Context::from_waker(&w1), &mut buf)
+            .is_pending());
+        match i % 4 {
+            0 => drop(r1),
+            1 => r1.terminate(),
+            2 => {
+                w.try_write(b"p").unwrap().unwrap();
+                drop(r1);
+            }
+            _ => {
+                let mut weak = r1.downgrade();
+                assert!(weak
+                    .poll_read(&mut Context::from_waker(&w1), &mut buf)
+                    .is_pending());
+            }
+        }
+        let mut r2 = chan.try_new_strong_reader(StartAt::Tail).unwrap();
+        let (c2, w2) = counting_waker();
+        assert!(r2
+            .poll_read(&mut Context::from_waker(&w2), &mut buf)
+            .is_pending());
+        w.try_write(b"q").unwrap().unwrap();
+        assert_eq!(c2.count(), 1, "round {i}: the new reader is woken");
+        assert_eq!(
+            r2.poll_read(&mut Context::from_waker(&w2), &mut buf),
+            Poll::Ready(Ok(1))
+        );
+    }
+}

@@ -616,3 +616,102 @@ fn weak_writer_clones_keep_the_stream_open_until_the_last_one_leaves() {
     drop(c);
     assert_eq!(r.try_read_frame(64), Err(ChannelError::EndOfStream));
 }
+
+/// Under `Drop`, every refused frame is counted once, whichever path wrote it (`try_write`,
+/// `poll_write`, a weak writer's): the copying write's fast path makes one attempt and the
+/// general path decides again, and only the general path counts.
+#[test]
+fn every_refusal_is_counted_once_on_every_write_path() {
+    guarded("drop accounting", || {
+        let chan = Channel::with_parameters(256, Backpressure::Drop);
+        let mut w = chan.new_strong_writer();
+        let mut weak = chan.new_weak_writer();
+        let mut r = chan.new_strong_reader();
+        let (_c, wk) = counting_waker();
+        let mut cx = Context::from_waker(&wk);
+        let mut refused = 0u64;
+        let mut seed = 99u64;
+        for i in 0..N {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = 1 + (seed >> 33) as usize % 100;
+            let f = vec![1u8; len];
+            let res = match i % 3 {
+                0 => w.try_write(&f),
+                1 => match w.poll_write(&mut cx, &f) {
+                    Poll::Ready(r) => r.map(Some),
+                    Poll::Pending => panic!("a Drop channel's poll_write waited"),
+                },
+                _ => weak.try_write(&f),
+            };
+            match res {
+                Ok(Some(n)) => assert_eq!(n, len),
+                Err(ChannelError::Full) => refused += 1,
+                other => panic!("{other:?}"),
+            }
+            if (seed >> 20) % 4 == 0 {
+                while r.try_read_frame(1000).unwrap().is_some() {}
+            }
+            assert_eq!(chan.stats().dropped_frames, refused, "write {i}");
+        }
+        assert!(refused > 0);
+    });
+}
+
+/// A forgotten grant is aborted by the next copying write of its writer, on every write path
+/// and under both policies: the forgotten bytes are never delivered, the new frame is.
+#[test]
+fn a_copying_write_aborts_the_forgotten_grant_before_it() {
+    guarded("forgotten grant", || {
+        for bp in [Backpressure::Park, Backpressure::Drop] {
+            let chan = Channel::with_parameters(256, bp);
+            let mut w = chan.new_strong_writer();
+            let mut r = chan.new_strong_reader();
+            let (_c, wk) = counting_waker();
+            let mut cx = Context::from_waker(&wk);
+            for i in 0..(N / 25) as u32 {
+                let mut g = w.try_reserve(40).unwrap().unwrap();
+                g.put(b"NEVER-DELIVER");
+                std::mem::forget(g);
+                let f = i.to_le_bytes();
+                if i % 2 == 0 {
+                    assert_eq!(w.try_write(&f), Ok(Some(4)));
+                } else {
+                    assert_eq!(w.poll_write(&mut cx, &f), Poll::Ready(Ok(4)));
+                }
+                let (_, got) = r.try_read_frame(100).unwrap().expect("the frame after");
+                assert_eq!(got, f, "{bp:?} {i}");
+                assert!(r.try_read_frame(100).unwrap().is_none());
+            }
+            let mut weak = chan.new_weak_writer();
+            std::mem::forget(weak.try_reserve(16).unwrap().unwrap());
+            assert_eq!(weak.try_write(b"abc"), Ok(Some(3)));
+            assert_eq!(r.try_read_frame(100).unwrap().unwrap().1, b"abc");
+            assert!(r.try_read_frame(100).unwrap().is_none());
+        }
+    });
+}
+
+/// A writer that waits with a full-size frame holds the admission priority: another writer's
+/// copying write (which takes the fast path: it holds a slot and waits for nothing) still
+/// leaves the waiting writer's room.
+#[test]
+fn a_copying_write_leaves_the_room_of_a_waiting_writer() {
+    let chan = Channel::with_parameters(256, Backpressure::Park);
+    let max = chan.max_frame_len();
+    let mut big_writer = chan.new_strong_writer();
+    let mut small_writer = chan.new_strong_writer();
+    let mut r = chan.new_strong_reader();
+    assert_eq!(small_writer.try_write(&[1u8; 40]), Ok(Some(40)));
+    let (woken, wk) = counting_waker();
+    let mut cx = Context::from_waker(&wk);
+    let big = vec![7u8; max];
+    assert!(big_writer.poll_write(&mut cx, &big).is_pending());
+    assert_eq!(r.try_read_frame(1000).unwrap().unwrap().1.len(), 40);
+    assert!(woken.count() >= 1);
+    assert_eq!(small_writer.try_write(&[2u8; 16]), Ok(None));
+    assert_eq!(big_writer.poll_write(&mut cx, &big), Poll::Ready(Ok(max)));
+    assert_eq!(r.try_read_frame(1000).unwrap().unwrap().1.len(), max);
+    assert_eq!(small_writer.try_write(&[2u8; 16]), Ok(Some(16)));
+}

@@ -104,10 +104,12 @@ impl Shared {
         wake_each(
             self.readers[..self.reader_hwm()]
                 .iter()
-                // ORDERING: Relaxed (both); the load by the fences of the Dekker pair (see
-                // caller). The swap decides only who decrements the counter; the wake's own
-                // delivery is ordered by `WakerCell` (see `sleep_reader`).
-                .filter(|r| r.asleep.load(Relaxed) && r.asleep.swap(false, Relaxed)),
+                // Whether the wake reaches the reader is `WakerCell`'s ordering (see
+                // `sleep_reader`).
+                // ORDERING: the load Relaxed, ordered by the Dekker fences (see caller); the
+                // swap Acquire, reading the reader's Release store of `true`, made after its
+                // increment: our decrement follows it, and the counter never wraps.
+                .filter(|r| r.asleep.load(Relaxed) && r.asleep.swap(false, Acquire)),
             |r| {
                 // ORDERING: Relaxed; a counter only (a stale value costs one spurious scan).
                 self.reader_sleepers.fetch_sub(1, Relaxed);
@@ -165,20 +167,29 @@ impl Shared {
     /// Counts a reader as sleeping (its waker already registered) and fences, so the caller's
     /// re-check cannot miss progress published before a waker check.
     ///
-    /// The reader arms (sets its flag, counts itself) unless its flag is still set from an
-    /// earlier sleep. A waker may clear that flag right after this load; then either its fence
-    /// comes before ours in the `SeqCst` order, and the re-check sees what it published, or
-    /// after, and its wake comes after our registration in the `WakerCell`'s order (fence to
-    /// fence), so it wakes the waker just registered. Only the reader sets the flag; wakers and
-    /// the reader clear it with a swap, and whoever swaps `true` out decrements the counter.
+    /// The reader arms (counts itself, then sets its flag) unless its flag is still set from an
+    /// earlier sleep. Only the reader sets the flag; wakers and the reader clear it with a swap,
+    /// and whoever swaps `true` out decrements the counter.
+    ///
+    /// A flag seen set here may be cleared by a waker right after. That waker then wakes the
+    /// waker registered just before this call: the caller must register first (`poll_op_wait`
+    /// does). In the `WakerCell`'s order of state changes, either our registration comes
+    /// before the waker's wake, which then takes the new waker (or our registration sees
+    /// `WAKING` and wakes it itself), or the wake comes first; then our registration's
+    /// `Acquire` reads the wake's `Release`, so the waker's swap happened before the load
+    /// below, which sees the flag clear and arms. The `SeqCst` fences are not what covers this
+    /// case: the progress a waker published may hold nothing for this reader (an aborted
+    /// record, a frame it already read).
     pub(crate) fn sleep_reader(&self, slot: usize, sleeping: &mut bool) {
         let flag = &self.readers[slot].asleep;
-        // ORDERING: Relaxed; see above: a stale `true` is covered by the fences.
+        // ORDERING: Relaxed; a stale `true` is covered by `WakerCell`'s ordering (see above).
         if !flag.load(Relaxed) {
-            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
-            flag.store(true, Relaxed);
-            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below.
+            // ORDERING: Relaxed; ordered before the re-check by the SeqCst fence below, and
+            // before the flag's Release store, which a waker's Acquire swap reads.
             self.reader_sleepers.fetch_add(1, Relaxed);
+            // ORDERING: Release; see the increment above. Ordered before the re-check by the
+            // SeqCst fence below.
+            flag.store(true, Release);
         }
         *sleeping = true;
         fence(SeqCst);
