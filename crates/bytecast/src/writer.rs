@@ -161,6 +161,17 @@ impl WriterCore {
     /// One attempt: `Ok(Some)` reserved, `Ok(None)` must wait (Park), `Err` refused.
     #[inline(always)]
     fn try_reserve(&mut self, len: usize) -> Result<Option<Reservation>, ChannelError> {
+        self.try_reserve_from(len, None)
+    }
+
+    /// As `try_reserve`; `first`: the refusal of an attempt `try_write_now` just made in the
+    /// same state, taken as this call's attempt instead of making another.
+    #[inline(always)]
+    fn try_reserve_from(
+        &mut self,
+        len: usize,
+        mut first: Option<NoRoom>,
+    ) -> Result<Option<Reservation>, ChannelError> {
         if self.open_grant.is_some() {
             self.abort_leaked_grant();
         }
@@ -191,7 +202,11 @@ impl WriterCore {
             self.claim = 0;
         }
         loop {
-            match self.shared.try_reserve(slot, len, self.claim) {
+            let attempt = match first.take() {
+                Some(refused) => Err(refused),
+                None => self.shared.try_reserve(slot, len, self.claim),
+            };
+            match attempt {
                 Ok(res) => {
                     self.yields = 0;
                     self.deferred = false;
@@ -286,7 +301,18 @@ impl WriterCore {
         cx: &mut Context<'_>,
         len: usize,
     ) -> Poll<Result<Reservation, ChannelError>> {
-        if let Some(r) = self.try_reserve(len).transpose() {
+        self.poll_reserve_from(cx, len, None)
+    }
+
+    /// As `poll_reserve`; `first` as in `try_reserve_from`.
+    #[inline(always)]
+    fn poll_reserve_from(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+        first: Option<NoRoom>,
+    ) -> Poll<Result<Reservation, ChannelError>> {
+        if let Some(r) = self.try_reserve_from(len, first).transpose() {
             self.shared
                 .wake_writer_done(self.sleep_slot, &mut self.sleeping);
             return Poll::Ready(r);
@@ -384,9 +410,10 @@ impl WriterCore {
 
     /// The write of a frame by a writer in no state but "holds a slot": no open grant, no
     /// admission priority, not asleep, not left. One reservation attempt; on success the
-    /// frame is written and committed and its length returned. `None` hands the frame to the
-    /// general path, which makes every decision again (one more attempt when the ring is
-    /// full, where the writer waits or refuses anyway).
+    /// frame is written and committed and its length returned. `Err` hands the frame to the
+    /// general path with the attempt's refusal, if it made one (`None` when the writer is in
+    /// some other state); the general path takes that refusal as its own first attempt, so a
+    /// writer that must wait or refuse makes no extra attempt.
     ///
     /// This is the frame's hot path: the reservation stays in registers from the CAS to the
     /// commit. Through the general path it travels as a `Result<Option<Reservation>>` and back,
@@ -394,22 +421,24 @@ impl WriterCore {
     /// those store-forwarding stalls held about 30 % of `poll_write`'s samples at 64 bytes
     /// (`docs/design.md`, "Hot path: locks and allocation").
     #[inline(always)]
-    fn try_write_now(&mut self, buf: &[u8]) -> Option<usize> {
-        let slot = self.slot?;
+    fn try_write_now(&mut self, buf: &[u8]) -> Result<usize, Option<NoRoom>> {
+        let Some(slot) = self.slot else {
+            return Err(None);
+        };
         if self.open_grant.is_some() || self.terminated || self.claim != 0 || self.sleeping {
-            return None;
+            return Err(None);
         }
         let n = buf.len().min(self.shared.max_frame_len());
         if self.shared.write_refusal().is_some() {
-            return None;
+            return Err(None);
         }
         match self.shared.try_reserve(slot, n, 0) {
             Ok(res) => {
                 self.yields = 0;
                 self.deferred = false;
-                Some(self.write_now(res, &buf[..n]))
+                Ok(self.write_now(res, &buf[..n]))
             }
-            Err(_) => None,
+            Err(refused) => Err(Some(refused)),
         }
     }
 
@@ -421,11 +450,12 @@ impl WriterCore {
         if buf.is_empty() {
             return Poll::Ready(self.empty_write_error().map_or(Ok(0), Err));
         }
-        if let Some(n) = self.try_write_now(buf) {
-            return Poll::Ready(Ok(n));
-        }
+        let first = match self.try_write_now(buf) {
+            Ok(n) => return Poll::Ready(Ok(n)),
+            Err(first) => first,
+        };
         let n = buf.len().min(self.shared.max_frame_len());
-        match self.poll_reserve(cx, n) {
+        match self.poll_reserve_from(cx, n, first) {
             Poll::Ready(Ok(res)) => Poll::Ready(Ok(self.write_now(res, &buf[..n]))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -436,12 +466,13 @@ impl WriterCore {
         if buf.is_empty() {
             return self.empty_write_error().map_or(Ok(Some(0)), Err);
         }
-        if let Some(n) = self.try_write_now(buf) {
-            return Ok(Some(n));
-        }
+        let first = match self.try_write_now(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(first) => first,
+        };
         let n = buf.len().min(self.shared.max_frame_len());
         Ok(self
-            .try_reserve(n)?
+            .try_reserve_from(n, first)?
             .map(|res| self.write_now(res, &buf[..n])))
     }
 
