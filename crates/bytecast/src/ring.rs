@@ -12,6 +12,11 @@
 //! # Invariants
 //! - `RING-ALIGN`: every index passed to a word operation is a multiple of [`WORD`]; frames start
 //!   on 8-byte boundaries and `WORD` divides 8.
+//! - `RING-WHOLE`: every write into the ring covers whole words, atomic or plain: a payload's
+//!   last partial word is zero-padded, and a grant's pieces are collected into whole words. A
+//!   word is then never written in part by a plain copy and in part by an atomic store, which
+//!   Miri's weak-memory model rejects (the nightly that `cargo xtask miri` runs aborts on an
+//!   atomic store to a word that a plain copy last wrote only in part).
 //! - `RING-EXCL`: the bytes `[idx, idx + len)` passed to [`Ring::bytes`] or
 //!   [`Ring::copy_out_exclusive`] are not written by anyone while the returned borrow or the copy
 //!   lives: they lie in a committed, published frame that a strong reader has not released, and
@@ -125,17 +130,26 @@ impl Ring {
         }
     }
 
-    /// Stores a whole payload `src` from byte index `idx`: its whole words, then its last
-    /// partial word zero-padded (the copying writes' path, which needs no [`WordWriter`]).
-    #[inline]
-    pub(crate) fn store_payload(&self, idx: usize, src: &[u8]) {
+    /// Writes a whole payload `src` from byte index `idx`: its whole words, then its last
+    /// partial word zero-padded (`RING-WHOLE`); with atomic stores, or with plain copies when
+    /// `exclusive` (`RING-EXCL-W`). The copying writes' path, which needs no [`WordWriter`].
+    #[inline(always)]
+    pub(crate) fn store_payload(&self, idx: usize, src: &[u8], exclusive: bool) {
         let whole = src.len() - src.len() % WORD;
-        self.store_words(idx, &src[..whole]);
+        if exclusive {
+            self.copy_in_exclusive(idx, &src[..whole]);
+        } else {
+            self.store_words(idx, &src[..whole]);
+        }
         let rest = &src[whole..];
         if !rest.is_empty() {
             let mut w = [0u8; WORD];
             w[..rest.len()].copy_from_slice(rest);
-            self.store_word(idx + whole, w);
+            if exclusive {
+                self.copy_in_piece(idx + whole, &w);
+            } else {
+                self.store_word(idx + whole, w);
+            }
         }
     }
 
@@ -159,11 +173,13 @@ impl Ring {
         out
     }
 
-    /// Copies `src` into the ring from byte index `idx` (any alignment) with a plain `memcpy`
-    /// (in pieces of [`COPY_PIECE`] bytes when longer): the fast path of large frames while no
-    /// weak reader exists (`RING-EXCL-W`).
+    /// Copies `src` (a whole number of words) into the ring from byte index `idx` (a word
+    /// boundary, `RING-WHOLE`) with a plain `memcpy` (in pieces of [`COPY_PIECE`] bytes when
+    /// longer): the fast path of frames written while no weak reader exists (`RING-EXCL-W`).
     #[inline(always)]
     pub(crate) fn copy_in_exclusive(&self, idx: usize, src: &[u8]) {
+        debug_assert_eq!(idx % WORD, 0, "RING-WHOLE");
+        debug_assert_eq!(src.len() % WORD, 0, "RING-WHOLE");
         if src.len() <= COPY_PIECE {
             self.copy_in_piece(idx, src);
         } else {
@@ -260,11 +276,11 @@ impl Ring {
 }
 
 /// Appends payload bytes into a reserved range word by word, keeping a partial word until it is
-/// full, so every store to the ring is a whole aligned word (`RING-ALIGN`); or, for an exclusive
-/// reservation (`RING-EXCL-W`), with plain copies at any byte offset.
+/// full, so every write into the ring is a whole aligned word (`RING-ALIGN`, `RING-WHOLE`): with
+/// atomic stores, or for an exclusive reservation (`RING-EXCL-W`) with plain copies.
 #[derive(Debug)]
 pub(crate) struct WordWriter {
-    /// Next ring byte index to store a whole word at (exclusive: to copy the next byte to).
+    /// Next ring byte index to write a whole word at.
     idx: usize,
     /// `RING-EXCL-W` holds for the whole reservation: copy with `memcpy`.
     exclusive: bool,
@@ -285,25 +301,30 @@ impl WordWriter {
         }
     }
 
-    /// Appends `src` (the caller keeps within the reserved range). The exclusive case is a
-    /// `memcpy` inlined into the caller (a grant filled in many small pieces pays no call per
-    /// piece); the word-by-word case is out of line.
+    /// Appends `src` (the caller keeps within the reserved range). Whole words at a word
+    /// boundary (a frame put in one piece of a multiple of 8 bytes, the common case) are
+    /// written inline; other pieces go through the partial word, out of line.
     #[inline(always)]
     pub(crate) fn put(&mut self, ring: &Ring, src: &[u8]) {
-        if self.exclusive {
-            ring.copy_in_exclusive(self.idx, src);
-            self.idx += src.len();
-        } else if self.filled == 0 && src.len() % WORD == 0 {
-            // Whole words at a word boundary (a frame put in one piece of a multiple of 8
-            // bytes, the common case): the stores alone, inlined.
-            ring.store_words(self.idx, src);
-            self.idx += src.len();
+        if self.filled == 0 && src.len() % WORD == 0 {
+            self.write_whole(ring, src);
         } else {
             self.put_words(ring, src);
         }
     }
 
-    /// `put` of a reservation that is not exclusive: whole aligned words only.
+    /// Writes `src`, a whole number of words, at `idx` (a word boundary), and moves past it.
+    #[inline(always)]
+    fn write_whole(&mut self, ring: &Ring, src: &[u8]) {
+        if self.exclusive {
+            ring.copy_in_exclusive(self.idx, src);
+        } else {
+            ring.store_words(self.idx, src);
+        }
+        self.idx += src.len();
+    }
+
+    /// `put` of a piece that does not start or end on a word boundary.
     #[inline(never)]
     fn put_words(&mut self, ring: &Ring, mut src: &[u8]) {
         if self.filled > 0 {
@@ -312,14 +333,13 @@ impl WordWriter {
             self.filled += take;
             src = &src[take..];
             if self.filled == WORD {
-                ring.store_word(self.idx, self.partial);
-                self.idx += WORD;
+                let word = self.partial;
+                self.write_whole(ring, &word);
                 self.filled = 0;
             }
         }
         let whole = src.len() - src.len() % WORD;
-        ring.store_words(self.idx, &src[..whole]);
-        self.idx += whole;
+        self.write_whole(ring, &src[..whole]);
         let rest = &src[whole..];
         if !rest.is_empty() {
             self.partial = [0; WORD];
@@ -328,13 +348,13 @@ impl WordWriter {
         }
     }
 
-    /// Stores the last partial word, zero-padded.
+    /// Writes the last partial word, zero-padded.
     #[inline]
     pub(crate) fn flush(&mut self, ring: &Ring) {
         if self.filled > 0 {
             self.partial[self.filled..].fill(0);
-            ring.store_word(self.idx, self.partial);
-            self.idx += WORD;
+            let word = self.partial;
+            self.write_whole(ring, &word);
             self.filled = 0;
         }
     }
@@ -346,7 +366,8 @@ mod tests {
     use alloc::vec;
 
     /// Plain copies of payloads longer than [`COPY_PIECE`] go in pieces: every byte lands at its
-    /// place, at every alignment, with the bytes around the range untouched.
+    /// place, at every word offset, the last partial word zero-padded (`RING-WHOLE`), with the
+    /// bytes around the range untouched.
     #[test]
     fn plain_copies_in_pieces_keep_every_byte() {
         for (idx, len) in [
@@ -354,29 +375,35 @@ mod tests {
             (0, COPY_PIECE),
             (16, COPY_PIECE + 1),
             (24, 7),
+            (32, 16),
             (0, 0),
         ] {
             let src: Vec<u8> = (0..len).map(|i| (i * 7 + idx + 1) as u8).collect();
-            // A fresh ring per case, filled with plain copies only (Miri's weak-memory model
-            // does not support plain writes to a location after atomic ones in one test).
+            let padded = len.div_ceil(WORD) * WORD;
+            // A fresh ring per case, filled with plain copies only.
             let ring = Ring::try_new(4 * COPY_PIECE).expect("ring");
             ring.copy_in_exclusive(0, &[0xEE; 4 * COPY_PIECE]);
-            ring.copy_in_exclusive(idx, &src);
+            ring.store_payload(idx, &src, true);
             let mut back = vec![0u8; len];
             ring.copy_out_exclusive(idx, &mut back);
             assert_eq!(back, src, "idx {idx} len {len}");
             let all = ring.bytes(0, 4 * COPY_PIECE);
             assert!(all[..idx].iter().all(|&b| b == 0xEE), "before the range");
             assert!(
-                all[idx + len..].iter().all(|&b| b == 0xEE),
+                all[idx + len..idx + padded].iter().all(|&b| b == 0),
+                "padding of the last word"
+            );
+            assert!(
+                all[idx + padded..].iter().all(|&b| b == 0xEE),
                 "after the range"
             );
         }
     }
 
-    /// A grant's word-by-word puts (no weak reader excluded) land as one contiguous payload,
-    /// whatever mix of whole-word puts at a word boundary (the inlined path) and other puts
-    /// (the partial-word path) fills it, with the last word zero-padded.
+    /// A grant's puts land as one contiguous payload, whatever mix of whole-word puts at a word
+    /// boundary (the inlined path) and other puts (the partial-word path) fills it, with the
+    /// last word zero-padded: with atomic stores (a weak reader may exist) and with plain copies
+    /// (an exclusive reservation).
     #[test]
     fn word_puts_of_any_split_keep_every_byte() {
         let splits: [&[usize]; 6] = [
@@ -387,30 +414,48 @@ mod tests {
             &[1, 7, 7, 1, 8],
             &[16, 5],
         ];
-        for split in splits {
-            let len: usize = split.iter().sum();
-            let src: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
-            let ring = Ring::try_new(256).expect("ring");
-            for i in (0..256).step_by(WORD) {
-                ring.store_word(i, [0xEE; WORD]);
+        for exclusive in [false, true] {
+            for split in splits {
+                let len: usize = split.iter().sum();
+                let src: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+                let ring = Ring::try_new(256).expect("ring");
+                // Filled the way the puts write: atomic stores, or plain copies.
+                if exclusive {
+                    ring.copy_in_exclusive(0, &[0xEE; 256]);
+                } else {
+                    for i in (0..256).step_by(WORD) {
+                        ring.store_word(i, [0xEE; WORD]);
+                    }
+                }
+                let mut w = WordWriter::new(16, exclusive);
+                let mut at = 0;
+                for &n in split {
+                    w.put(&ring, &src[at..at + n]);
+                    at += n;
+                }
+                w.flush(&ring);
+                let padded = len.div_ceil(WORD) * WORD;
+                let mut back = vec![0u8; 256];
+                if exclusive {
+                    ring.copy_out_exclusive(0, &mut back);
+                } else {
+                    ring.copy_out_racy(0, &mut back);
+                }
+                let case = alloc::format!("split {split:?}, exclusive {exclusive}");
+                assert_eq!(&back[16..16 + len], &src[..], "{case}");
+                assert!(
+                    back[16 + len..16 + padded].iter().all(|&b| b == 0),
+                    "padding, {case}"
+                );
+                assert!(
+                    back[..16].iter().all(|&b| b == 0xEE),
+                    "before the payload, {case}"
+                );
+                assert!(
+                    back[16 + padded..].iter().all(|&b| b == 0xEE),
+                    "after it, {case}"
+                );
             }
-            let mut w = WordWriter::new(16, false);
-            let mut at = 0;
-            for &n in split {
-                w.put(&ring, &src[at..at + n]);
-                at += n;
-            }
-            w.flush(&ring);
-            let padded = len.div_ceil(WORD) * WORD;
-            let mut back = vec![0u8; 256];
-            ring.copy_out_racy(0, &mut back);
-            assert_eq!(&back[16..16 + len], &src[..], "split {split:?}");
-            assert!(
-                back[16 + len..16 + padded].iter().all(|&b| b == 0),
-                "padding"
-            );
-            assert!(back[..16].iter().all(|&b| b == 0xEE), "before the payload");
-            assert!(back[16 + padded..].iter().all(|&b| b == 0xEE), "after it");
         }
     }
 }

@@ -217,8 +217,8 @@ fn two_writers_weak_readers_only_never_torn() {
     check(&run(256, 2, 0, 2, false));
 }
 
-/// Large frames (from 512 payload bytes) are copied with a plain `memcpy` while no weak reader
-/// is registered (`RING-EXCL-W`), and with atomic word stores otherwise. Here weak readers join
+/// Frames from 16 payload bytes are copied with a plain `memcpy` while no weak reader is
+/// registered (`RING-EXCL-W`), and with atomic word stores otherwise. Here weak readers join
 /// (at the oldest frame or at the tail), read a frame, wait until the writer has lapped them,
 /// read again and leave, over and over, while a writer writes large frames: a weak reader must
 /// never deliver a torn frame, the strong reader must see every frame, and under Miri a plain
@@ -226,7 +226,14 @@ fn two_writers_weak_readers_only_never_torn() {
 /// check disabled, Miri reports one here).
 #[test]
 fn large_frames_copied_while_weak_readers_join_and_leave() {
-    large_frames_with_weak_reader_churn(8192, 400, 60);
+    frames_with_weak_reader_churn(8192, 400, 60);
+}
+
+/// The same with small frames (14 to about 500 bytes, so some under the `memcpy` threshold) in
+/// a 512-byte ring, lapped every few frames.
+#[test]
+fn small_frames_copied_while_weak_readers_join_and_leave() {
+    frames_with_weak_reader_churn(512, 0, 200);
 }
 
 /// The same with frames of 4 KiB up to the longest in a 256 KiB ring: those of 32 KiB up to a
@@ -235,12 +242,13 @@ fn large_frames_copied_while_weak_readers_join_and_leave() {
 /// over, under concurrency.
 #[test]
 fn page_aligned_large_frames_while_weak_readers_join_and_leave() {
-    large_frames_with_weak_reader_churn(256 << 10, 4096, 4);
+    frames_with_weak_reader_churn(256 << 10, 4096, 4);
 }
 
-/// One writer writes frames of `min_len` up to the longest (`miri_frames` of them under Miri)
-/// while weak readers join, get lapped and leave; see the callers.
-fn large_frames_with_weak_reader_churn(capacity: usize, min_len: usize, miri_frames: u64) {
+/// One writer writes frames of `min_len` payload bytes (plus the 14 of `encode`) up to the
+/// longest (`miri_frames` of them under Miri) while weak readers join, get lapped and leave;
+/// see the callers.
+fn frames_with_weak_reader_churn(capacity: usize, min_len: usize, miri_frames: u64) {
     use bytecast::StartAt;
     let seed = seed();
     let max_frames: u64 = if cfg!(miri) { miri_frames } else { u64::MAX };
@@ -318,7 +326,6 @@ fn large_frames_with_weak_reader_churn(capacity: usize, min_len: usize, miri_fra
     let mut buf = Vec::new();
     let mut seq = 0u64;
     while seq < max_frames && (cfg!(miri) || Instant::now() < deadline) {
-        // Mostly frames above the memcpy threshold, some below it.
         let len = min_len + (next(&mut rng) as usize) % (max_len - min_len);
         encode(0, seq, len, &mut buf);
         assert_eq!(w.blocking_write(&buf), Ok(buf.len()));

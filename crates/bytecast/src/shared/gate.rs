@@ -162,9 +162,8 @@ impl Shared {
     /// readers").
     /// Otherwise the answer comes from `reserve`, as the seqlock's exact check.
     pub(crate) fn intact_since(&self, pos: usize) -> bool {
-        // ORDERING: Acquire fence; pairs with the fence after the reservation CAS in
-        // `try_reserve` (`fence(Release)`, or on the exclusive path the `SeqCst` fence of
-        // `no_weak_readers`, also a release fence).
+        // ORDERING: Acquire fence; pairs with the Release fence after the reservation CAS in
+        // `try_reserve`.
         fence(Acquire);
         if !pos_lt(pos, self.gate.pos()) {
             return true;

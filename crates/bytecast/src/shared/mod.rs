@@ -37,6 +37,8 @@ use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use core::task::Waker;
 
 mod gate;
+#[cfg(all(test, bytecast_loom))]
+mod loom_exclusive;
 mod mark;
 mod publish;
 mod reserve;

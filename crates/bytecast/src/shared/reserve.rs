@@ -29,14 +29,14 @@ pub(crate) struct Reservation {
     pub(crate) exclusive: bool,
 }
 
-/// Frames from this many payload bytes on check for exclusivity after their reservation (one
-/// `SeqCst` fence, cheap right after the reservation CAS) and, with no weak reader registered,
-/// are copied with `memcpy` instead of word-sized atomic stores. Smaller frames gain less from
-/// `memcpy` than the check costs. Never under loom, which cannot see plain copies.
+/// Frames from this many payload bytes on are copied with `memcpy` instead of word-sized atomic
+/// stores when no weak reader is registered (the check is one load, `no_weak_readers`).
+/// Smaller ones are one word or two, where the stores cost less than the call. Never under
+/// loom, which cannot see plain copies.
 const EXCLUSIVE_MIN: usize = if cfg!(all(test, bytecast_loom)) {
     usize::MAX
 } else {
-    512
+    16
 };
 
 impl Reservation {
@@ -167,13 +167,10 @@ impl Shared {
         };
         // Fence-based seqlock, writer side: the CAS above is ordered before every store into
         // the reserved bytes, so a weak reader that reads any of them and then fences with
-        // Acquire sees the new `reserve` and discards its copy. (The SeqCst fence of the
-        // exclusivity check below is also a Release fence.)
+        // Acquire sees the new `reserve` and discards its copy.
+        // ORDERING: Release fence; pairs with the Acquire fence in `intact_since`.
+        fence(Release);
         let exclusive = len >= EXCLUSIVE_MIN && self.no_weak_readers();
-        if !exclusive {
-            // ORDERING: Release fence; pairs with the Acquire fence in `intact_since`.
-            fence(Release);
-        }
         let res = Reservation {
             start: r,
             placement,
@@ -266,17 +263,13 @@ impl Shared {
     }
 
     /// Writes `payload` (at most the reserved length) as the reservation's whole payload, in
-    /// one call: a `memcpy` for an exclusive reservation (`RING-EXCL-W`), whole-word stores
-    /// otherwise.
+    /// one call, its last partial word zero-padded: a `memcpy` for an exclusive reservation
+    /// (`RING-EXCL-W`), whole-word stores otherwise.
     #[inline(always)]
     pub(crate) fn write_payload(&self, res: &Reservation, payload: &[u8]) {
         debug_assert!(payload.len() <= res.len);
         let idx = self.index(res.frame_pos()) + crate::frame::HEADER;
-        if res.exclusive {
-            self.ring.copy_in_exclusive(idx, payload);
-        } else {
-            self.ring.store_payload(idx, payload);
-        }
+        self.ring.store_payload(idx, payload, res.exclusive);
     }
 
     /// The [`WordWriter`] that fills a grant's reservation piece by piece (a copying write
@@ -288,23 +281,30 @@ impl Shared {
         )
     }
 
-    /// After a reservation whose gate check read gate `g` (so it ends at or before
-    /// `g + capacity`): `true` if no weak reader is registered, in which case no weak reader can
-    /// read the reserved bytes in an older lap while the writer fills them (`RING-EXCL-W`).
+    /// After the reservation CAS of a reservation whose space check used gate `g` (so it ends
+    /// at or before `g + capacity`): `true` if no weak reader is registered, in which case no
+    /// weak reader can read the reserved bytes in an older lap while the writer fills them
+    /// (`RING-EXCL-W`).
     ///
-    /// Why: a weak reader registers (`join_reader`, `downgrade_reader`) by incrementing
-    /// `weak_readers`, then a `SeqCst` fence, then reading its start. Between the two fences,
-    /// either this check sees the increment, or the reader's start read comes after this
-    /// writer's fence in the fences' total order and so sees a gate (or published end) no older
-    /// than `g`: its position never falls below `g`, and the reserved bytes alias only
-    /// positions below `end - capacity <= g`. A strong reader that is downgraded later sits at
-    /// or after every gate a writer has used. A weak reader's reads happen before its
-    /// deregistering `Release` decrement, which the `Acquire` load here synchronizes with.
+    /// Why: a weak reader registers (`join_reader`, `downgrade_reader`) under the gate lock, and
+    /// the gate is only written under it, so the reader's hold and the hold that wrote `g` (the
+    /// value loaded with `Acquire`, or read under the lock in `refresh_gate`) are ordered by
+    /// the lock:
+    /// - the reader's hold first: its increment happens before the write of `g`, which the
+    ///   writer's `Acquire` load of the gate synchronizes with, so this load sees it;
+    /// - the hold that wrote `g` first (or `g` is the initial gate): the reader's start read
+    ///   comes after it and sees a gate no older than `g`, or a published end no older than the
+    ///   one that hold read (at least `g`). Its position never falls below `g`, and the
+    ///   reserved bytes alias only positions below `end - capacity <= g`.
+    ///
+    /// A strong reader that is downgraded sits at or after every gate. A weak reader's reads
+    /// happen before its deregistering `Release` decrement, which the `Acquire` load here
+    /// synchronizes with. So no fence is needed on either side.
+    #[inline(always)]
     pub(super) fn no_weak_readers(&self) -> bool {
-        fence(SeqCst);
-        // ORDERING: Acquire; after the SeqCst fence above (pairs with the fence after the
-        // increment in `join_reader` / `downgrade_reader`), and synchronizes with the Release
-        // decrement in `leave_reader`, so a departed weak reader's reads happen before our copy.
+        // ORDERING: Acquire; synchronizes with the Release decrement in `leave_reader`, so a
+        // departed weak reader's reads happen before our copy. An increment is ordered before
+        // this load through the gate (see above).
         self.weak_readers.load(Acquire) == 0
     }
 

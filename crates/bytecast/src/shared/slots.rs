@@ -7,8 +7,8 @@
 //!   reader registered before it and the gate never passes one.
 //! - `writer_handles` counts every writer handle in one word; a conversion counts its new kind
 //!   before the old one leaves, so end of stream never sees zero writers while one lives.
-//! - A weak reader registers in `weak_readers` (then a `SeqCst` fence) before it reads its
-//!   start: the other side of the exclusive-copy check (`reserve.rs`).
+//! - A weak reader registers in `weak_readers` under the gate lock, before it reads its start:
+//!   the other side of the exclusive-copy check (`reserve.rs`, `no_weak_readers`).
 //! - [`ReaderTotals`] change and are read only under the gate lock.
 
 use super::*;
@@ -175,11 +175,11 @@ impl Shared {
             });
         };
         if !strong {
-            // Registered before the start is read, with a SeqCst fence between: the other side
-            // of the exclusivity check in `no_weak_readers`.
-            // ORDERING: Relaxed; ordered before the start read by the SeqCst fence.
+            // Registered under the gate lock: the other side of the exclusivity check in
+            // `no_weak_readers`.
+            // ORDERING: Relaxed; ordered before every later gate write by the gate lock, and
+            // a writer's Acquire load of that gate orders it before its check.
             self.weak_readers.fetch_add(1, Relaxed);
-            fence(SeqCst);
         }
         // Writers only reserve up to `gate + capacity` with a gate no newer than this one, so
         // starting at or after it is safe even against writers that read the gate earlier.
@@ -236,11 +236,10 @@ impl Shared {
             self.readers[i].kind.store(SLOT_WEAK, Relaxed);
             // ORDERING: Relaxed; statistics.
             self.strong_readers.fetch_sub(1, Relaxed);
-            // ORDERING: Relaxed; ordered before later reservations' checks by the fence below.
+            // The other side of the exclusivity check in `no_weak_readers`, under the gate
+            // lock as there (reservations that do not see it sit below this reader's position).
+            // ORDERING: Relaxed; as in `join_reader`.
             self.weak_readers.fetch_add(1, Relaxed);
-            // The other side of the exclusivity check in `no_weak_readers` (for reservations
-            // made after this: those made before sit below this reader's position).
-            fence(SeqCst);
         }
         self.wake_writers();
     }
