@@ -14,7 +14,7 @@ use crate::{
 /// The crates published to crates.io, in dependency order.
 pub(crate) const PUBLISHED: &[&str] = &["bytecast", "bytecast-tokio", "bytecast-futures"];
 
-/// The cfg that narrows the core's position space to 2^20 bytes (`wrap`).
+/// The cfg that narrows the core's position space to 2^22 bytes, 4 MiB (`wrap`).
 const NARROW_POSITIONS: &str = "--cfg bytecast_narrow_positions";
 
 /// `fmt`: check the formatting of the whole workspace, and of the firmware crate.
@@ -74,7 +74,7 @@ pub(crate) fn test(tally: &mut Tally) -> Result<()> {
 }
 
 /// `wrap`: the core's integration tests and the fuzz replay, built with
-/// `--cfg bytecast_narrow_positions` so that the core's position space is 2^20 bytes and
+/// `--cfg bytecast_narrow_positions` so that the core's position space is 2^22 bytes and
 /// positions wrap within every test, into `target/wrap` so that the changed `RUSTFLAGS` do not
 /// invalidate the normal build cache.
 pub(crate) fn wrap(tally: &mut Tally) -> Result<()> {

@@ -93,7 +93,7 @@ enum Step {
     Tidy,
     /// Every workspace test (unit, integration, examples, benches), then doctests.
     Test,
-    /// The core's tests and the fuzz replay with positions narrowed to 2^20 bytes, so they wrap.
+    /// The core's tests and the fuzz replay with positions narrowed to 2^22 bytes, so they wrap.
     Wrap,
     /// Build `bytecast` without default features for thumbv7em (alone and with `critical-section`) and thumbv6m (`portable-atomic`, `critical-section`).
     NoStd,

@@ -245,6 +245,54 @@ fn page_aligned_large_frames_while_weak_readers_join_and_leave() {
     frames_with_weak_reader_churn(256 << 10, 4096, 4);
 }
 
+/// A thread with a strong reader of `chan` that checks every frame of writer 0 arrives whole and
+/// in order until the end of the stream, and returns how many did.
+fn spawn_in_order_reader(chan: &Channel, seed: u64) -> std::thread::JoinHandle<u64> {
+    let mut strong = chan.new_strong_reader();
+    let read_limit = chan.max_frame_len();
+    std::thread::spawn(move || {
+        let mut next_seq = 0u64;
+        loop {
+            match strong.blocking_read_frame(read_limit) {
+                Ok((_, f)) => {
+                    let (_, s) = decode(&f).expect("strong reader: torn frame");
+                    assert_eq!(s, next_seq, "strong reader: loss or reorder (seed {seed})");
+                    next_seq += 1;
+                }
+                Err(ChannelError::EndOfStream) => return next_seq,
+                Err(e) => panic!("strong reader: {e} (seed {seed})"),
+            }
+        }
+    })
+}
+
+/// Waits (yielding) until the writer has written `n` frames, or the run is stopping.
+fn wait_until_written(written: &std::sync::atomic::AtomicU64, n: u64, stop: &AtomicBool) {
+    while written.load(Ordering::Relaxed) < n && !stop.load(Ordering::Relaxed) {
+        std::thread::yield_now();
+    }
+}
+
+/// Ends a run with weak-reader churn: the writer leaves, the churn stops, the channel drains,
+/// and the strong reader (`spawn_in_order_reader`) must have got all `seq` frames.
+fn end_churn(
+    w: bytecast::StrongWriter,
+    stop: &AtomicBool,
+    chan: &Channel,
+    strong_thread: std::thread::JoinHandle<u64>,
+    seq: u64,
+    seed: u64,
+) {
+    drop(w);
+    stop.store(true, Ordering::Relaxed);
+    chan.drain().unwrap();
+    assert_eq!(
+        strong_thread.join().unwrap(),
+        seq,
+        "strong reader lost frames (seed {seed})"
+    );
+}
+
 /// One writer writes frames of `min_len` payload bytes (plus the 14 of `encode`) up to the
 /// longest (`miri_frames` of them under Miri) while weak readers join, get lapped and leave;
 /// see the callers.
@@ -264,21 +312,7 @@ fn frames_with_weak_reader_churn(capacity: usize, min_len: usize, miri_frames: u
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let deadline = Instant::now() + budget();
-    let mut strong = chan.new_strong_reader();
-    let strong_thread = std::thread::spawn(move || {
-        let mut next_seq = 0u64;
-        loop {
-            match strong.blocking_read_frame(read_limit) {
-                Ok((_, f)) => {
-                    let (_, s) = decode(&f).expect("strong reader: torn frame");
-                    assert_eq!(s, next_seq, "strong reader: loss or reorder (seed {seed})");
-                    next_seq += 1;
-                }
-                Err(ChannelError::EndOfStream) => return next_seq,
-                Err(e) => panic!("strong reader: {e} (seed {seed})"),
-            }
-        }
-    });
+    let strong_thread = spawn_in_order_reader(&chan, seed);
     let churn = {
         let chan = chan.clone();
         let stop = stop.clone();
@@ -298,11 +332,7 @@ fn frames_with_weak_reader_churn(capacity: usize, min_len: usize, miri_frames: u
                     if round == 1 {
                         // Let the writer lap this reader (8 frames of a sixteenth of the ring
                         // or more).
-                        while written.load(Ordering::Relaxed) < at + 8
-                            && !stop.load(Ordering::Relaxed)
-                        {
-                            std::thread::yield_now();
-                        }
+                        wait_until_written(&written, at + 8, &stop);
                     }
                     match r.try_read_frame(read_limit) {
                         Ok(Some((_, f))) => {
@@ -332,16 +362,138 @@ fn frames_with_weak_reader_churn(capacity: usize, min_len: usize, miri_frames: u
         seq += 1;
         written.store(seq, Ordering::Relaxed);
     }
-    drop(w);
-    stop.store(true, Ordering::Relaxed);
-    chan.drain().unwrap();
-    assert_eq!(
-        strong_thread.join().unwrap(),
-        seq,
-        "strong reader lost frames (seed {seed})"
-    );
+    end_churn(w, &stop, &chan, strong_thread, seq, seed);
     let (joins, delivered, lapped) = churn.join().unwrap();
     eprintln!("{seq} frames; {joins} weak readers joined, {delivered} frames delivered to them, {lapped} laps");
+    assert!(joins > 0, "no weak reader joined");
+}
+
+/// Grants filled in pieces of 1 to 31 bytes (the partial-word path of a grant's writer, with
+/// plain copies while no weak reader exists, `RING-EXCL-W` and `RING-WHOLE`), reserved up to 9
+/// bytes longer than they are filled (short commits), one in eleven aborted and one in eleven
+/// leaked with `mem::forget`, while weak readers join at the oldest frame, at the tail or as
+/// downgraded strong readers, and read frames, odd-sized byte runs and skips: the strong reader
+/// gets every committed frame in order, no weak reader a torn one, and under Miri a plain copy
+/// racing a weak reader's read is a reported data race.
+#[test]
+fn grants_in_odd_pieces_while_weak_readers_join_and_leave() {
+    use bytecast::StartAt;
+    let seed = seed();
+    let max_frames: u64 = if cfg!(miri) { 150 } else { u64::MAX };
+    let deadline = Instant::now() + budget();
+    let chan = Channel::try_with_config(Config::new(512).backpressure(Backpressure::Park))
+        .expect("channel");
+    let read_limit = chan.max_frame_len();
+    // Room for the 14 bytes `encode` adds and the 9 a grant may leave unfilled.
+    let max_len = if cfg!(miri) { 200 } else { read_limit - 14 - 9 };
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let strong_thread = spawn_in_order_reader(&chan, seed);
+    let churn = {
+        let chan = chan.clone();
+        let stop = stop.clone();
+        let written = written.clone();
+        std::thread::spawn(move || {
+            let mut joins = 0u64;
+            let mut bytes = vec![0u8; 512];
+            while !stop.load(Ordering::Relaxed) {
+                let mut r = match joins % 3 {
+                    0 => chan
+                        .try_new_weak_reader(StartAt::Oldest)
+                        .expect("weak reader"),
+                    1 => chan
+                        .try_new_weak_reader(StartAt::Tail)
+                        .expect("weak reader"),
+                    _ => {
+                        // A strong reader that reads a frame if one comes soon, then goes on
+                        // as a weak one.
+                        let mut s = chan.new_strong_reader();
+                        for _ in 0..50 {
+                            match s.try_read_frame(read_limit) {
+                                Ok(Some((_, f))) => {
+                                    decode(&f)
+                                        .expect("strong reader, before its downgrade: torn frame");
+                                    break;
+                                }
+                                Ok(None) => std::thread::yield_now(),
+                                Err(_) => break,
+                            }
+                        }
+                        s.downgrade()
+                    }
+                };
+                joins += 1;
+                let at = written.load(Ordering::Relaxed);
+                for round in 0..6 {
+                    if round == 2 {
+                        // Let the writer lap this reader.
+                        wait_until_written(&written, at + 8, &stop);
+                    }
+                    let got = if round % 2 == 0 {
+                        r.try_read_frame(read_limit).map(|f| {
+                            if let Some((_, f)) = f {
+                                decode(&f).expect("weak reader delivered a torn frame");
+                            }
+                        })
+                    } else {
+                        // A byte read of an odd size: the bytes are not checked, the copy is.
+                        r.try_read(&mut bytes[..1 + (round * 37) % 300]).map(|_| ())
+                    };
+                    match got {
+                        Ok(()) | Err(ChannelError::ReaderBehind(_)) => {}
+                        Err(ChannelError::EndOfStream) => break,
+                        Err(e) => panic!("weak reader: {e} (seed {seed})"),
+                    }
+                    let _ = r.try_skip_frame();
+                }
+                drop(r);
+                std::thread::yield_now();
+            }
+            joins
+        })
+    };
+    let mut w = chan.new_strong_writer();
+    let mut rng = seed;
+    let mut buf = Vec::new();
+    let (mut seq, mut grants) = (0u64, 0u64);
+    while seq < max_frames && (cfg!(miri) || Instant::now() < deadline) {
+        grants += 1;
+        let len = (next(&mut rng) as usize) % max_len;
+        encode(0, seq, len, &mut buf);
+        let extra = (next(&mut rng) % 10) as usize;
+        let mut g = loop {
+            match w.try_reserve(buf.len() + extra) {
+                Ok(Some(g)) => break g,
+                Ok(None) => std::thread::yield_now(),
+                Err(e) => panic!("writer: {e} (seed {seed})"),
+            }
+        };
+        let mut at = 0;
+        while at < buf.len() {
+            let piece = match next(&mut rng) % 4 {
+                0 => 1 + (next(&mut rng) % 7) as usize,
+                1 => 8,
+                2 => 9 + (next(&mut rng) % 23) as usize,
+                _ => 3,
+            }
+            .min(buf.len() - at);
+            assert_eq!(g.put(&buf[at..at + piece]), piece);
+            at += piece;
+        }
+        match grants % 11 {
+            3 => g.abort(),
+            // Aborted by the writer's next reservation.
+            7 => std::mem::forget(g),
+            _ => {
+                assert_eq!(g.commit(), buf.len());
+                seq += 1;
+                written.store(seq, Ordering::Relaxed);
+            }
+        }
+    }
+    end_churn(w, &stop, &chan, strong_thread, seq, seed);
+    let joins = churn.join().unwrap();
+    eprintln!("{seq} frames from {grants} grants; {joins} readers joined");
     assert!(joins > 0, "no weak reader joined");
 }
 

@@ -3,9 +3,12 @@
 //! no weak reader can start at or before those bytes. Run by `cargo xtask loom` with the other
 //! models (every test name contains `loom`).
 //!
-//! The copy itself is never plain under loom (`EXCLUSIVE_MIN`), so the model checks the
+//! The copy itself is never plain under loom (`EXCLUSIVE_MIN`), so the models check the
 //! decision: after its reservation the writer asks `no_weak_readers` as `try_reserve` does,
-//! and a weak reader registering meanwhile must either be seen or start past the aliased bytes.
+//! and a weak reader registering meanwhile (joining, or downgraded) must either be seen or
+//! start past the aliased bytes, whoever moved the gate the writer used; one that leaves must
+//! have finished its reads before the writer copies. Each model fails when the ordering it
+//! rests on is removed (`docs/design.md`, "Exclusive copies").
 
 use super::*;
 use crate::sync::Arc;
@@ -32,19 +35,35 @@ fn one_lap_published() -> (Arc<Shared>, usize) {
     (shared, slot)
 }
 
-/// The writer's side: one frame into the second lap, and the exclusivity decision made after
-/// its reservation CAS. Returns the decision and the first position the reservation does not
-/// alias (its end, one lap back).
-fn write_into_second_lap(shared: &Shared, slot: usize) -> (bool, usize) {
-    let res = shared
-        .try_reserve(slot, 8, 0)
-        .expect("no strong reader holds the ring");
-    let exclusive = shared.no_weak_readers();
-    shared.finish(slot, res, Some(0), 8);
-    (
-        exclusive,
-        pos_sub(pos_add(res.start, res.placement.total()), CAP),
-    )
+/// The writer's side, on a thread of its own: one frame into the second lap, and the
+/// exclusivity decision made after its reservation CAS. Returns the decision and the first
+/// position the reservation does not alias (its end, one lap back).
+fn spawn_writer_into_second_lap(
+    shared: &Arc<Shared>,
+    slot: usize,
+) -> thread::JoinHandle<(bool, usize)> {
+    let shared = shared.clone();
+    thread::spawn(move || {
+        let res = shared
+            .try_reserve(slot, 8, 0)
+            .expect("no strong reader holds the ring");
+        let exclusive = shared.no_weak_readers();
+        shared.finish(slot, res, Some(0), 8);
+        (
+            exclusive,
+            pos_sub(pos_add(res.start, res.placement.total()), CAP),
+        )
+    })
+}
+
+/// The models' claim: a writer that decided to copy with `memcpy` (`exclusive`) filled only
+/// bytes that alias positions below `aliased_end`, so a weak reader starting at `start` must
+/// start at or after it.
+fn assert_not_aliased(exclusive: bool, start: usize, aliased_end: usize) {
+    assert!(
+        !exclusive || !pos_lt(start, aliased_end),
+        "memcpy into bytes a weak reader starting at {start} may read (aliased below {aliased_end})"
+    );
 }
 
 /// A weak reader joins (at the oldest intact frame, or at the published end) while the writer
@@ -55,18 +74,10 @@ fn loom_exclusive_copy_never_aliases_a_joining_weak_reader() {
     for from_tail in [false, true] {
         loom::model(move || {
             let (shared, slot) = one_lap_published();
-            let writer = {
-                let shared = shared.clone();
-                thread::spawn(move || write_into_second_lap(&shared, slot))
-            };
+            let writer = spawn_writer_into_second_lap(&shared, slot);
             let (_, start) = shared.join_reader(false, from_tail).expect("a free slot");
             let (exclusive, aliased_end) = writer.join().unwrap();
-            assert!(
-                !exclusive || !pos_lt(start.pos, aliased_end),
-                "memcpy into bytes a weak reader starting at {} may read (aliased below {})",
-                start.pos,
-                aliased_end
-            );
+            assert_not_aliased(exclusive, start.pos, aliased_end);
         });
     }
 }
@@ -99,5 +110,106 @@ fn loom_exclusive_copy_never_aliases_a_downgraded_reader() {
             Some(true),
             "memcpy into bytes the downgraded reader at 0 is about to read"
         );
+    });
+}
+
+/// The writer's gate comes from another thread's hold of the gate lock, loaded with `Acquire`
+/// in `try_reserve`'s first check, rather than from the writer's own `refresh_gate`: a weak
+/// reader whose hold precedes that refresh (and so starts at the old gate, 0) is still seen by
+/// the writer's check. Fails when that load of the gate is `Relaxed`.
+#[test]
+fn loom_exclusive_copy_with_a_gate_another_thread_moved() {
+    loom::model(|| {
+        let (shared, slot) = one_lap_published();
+        let mover = {
+            let shared = shared.clone();
+            // Stands for another writer's (or a strong reader's release's) gate refresh.
+            thread::spawn(move || {
+                shared.refresh_gate(16);
+            })
+        };
+        let writer = spawn_writer_into_second_lap(&shared, slot);
+        let (_, start) = shared.join_reader(false, false).expect("a free slot");
+        mover.join().unwrap();
+        let (exclusive, aliased_end) = writer.join().unwrap();
+        assert_not_aliased(exclusive, start.pos, aliased_end);
+    });
+}
+
+/// The same with the gate moved by a second writer whose larger frame (24 bytes, a 32-byte
+/// record, so a gate of 32) races the first writer's CAS: whichever reserves first, the
+/// 8-byte writer's check sees a weak reader that starts below what it aliases. Fails when the
+/// first load of the gate in `try_reserve` is `Relaxed`.
+#[test]
+fn loom_exclusive_copy_with_a_gate_another_writer_moved() {
+    loom::model(|| {
+        let (shared, slot) = one_lap_published();
+        shared.add_writer(true);
+        let slot_b = shared.claim_writer_slot(None).expect("a second slot");
+        let other = {
+            let shared = shared.clone();
+            thread::spawn(move || match shared.try_reserve(slot_b, 24, 0) {
+                Ok(res) => shared.finish(slot_b, res, Some(0), 24),
+                Err(NoRoom::Full) => {}
+                Err(e) => panic!("unexpected refusal {e:?}"),
+            })
+        };
+        let writer = {
+            let shared = shared.clone();
+            thread::spawn(move || match shared.try_reserve(slot, 8, 0) {
+                Ok(res) => {
+                    let exclusive = shared.no_weak_readers();
+                    shared.finish(slot, res, Some(0), 8);
+                    Some((
+                        exclusive,
+                        pos_sub(pos_add(res.start, res.placement.total()), CAP),
+                    ))
+                }
+                Err(NoRoom::Full) => None,
+                Err(e) => panic!("unexpected refusal {e:?}"),
+            })
+        };
+        let (_, start) = shared.join_reader(false, false).expect("a free slot");
+        other.join().unwrap();
+        if let Some((exclusive, aliased_end)) = writer.join().unwrap() {
+            assert_not_aliased(exclusive, start.pos, aliased_end);
+        }
+    });
+}
+
+/// The other side of the check: a weak reader that starts below the aliased bytes reads them
+/// (a loom `UnsafeCell` read stands for its racy copy) and leaves; a writer that finds no weak
+/// reader copies (an `UnsafeCell` write stands for the `memcpy`). Loom reports the two
+/// accesses if they are not ordered, that is if the writer's `Acquire` load does not
+/// synchronize with the reader's `Release` decrement in `leave_reader`. Preemption bound 2:
+/// with a `Relaxed` decrement it fails at 2, not at 1.
+#[test]
+fn loom_exclusive_copy_after_a_weak_reader_left() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
+        let (shared, slot) = one_lap_published();
+        let bytes = Arc::new(loom::cell::UnsafeCell::new(0u8));
+        let writer = {
+            let shared = shared.clone();
+            let bytes = bytes.clone();
+            thread::spawn(move || {
+                let res = shared
+                    .try_reserve(slot, 8, 0)
+                    .expect("no strong reader holds the ring");
+                if shared.no_weak_readers() {
+                    // Loom records the access when `with_mut` is called.
+                    bytes.with_mut(|_| ());
+                }
+                shared.finish(slot, res, Some(0), 8);
+            })
+        };
+        let (reader, start) = shared.join_reader(false, false).expect("a free slot");
+        if pos_lt(start.pos, 16) {
+            // Loom records the access when `with` is called.
+            bytes.with(|_| ());
+        }
+        shared.leave_reader(reader);
+        writer.join().unwrap();
     });
 }
