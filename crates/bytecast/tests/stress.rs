@@ -302,7 +302,7 @@ fn frames_with_weak_reader_churn(capacity: usize, min_len: usize, miri_frames: u
     let max_frames: u64 = if cfg!(miri) { miri_frames } else { u64::MAX };
     let chan = Channel::try_with_config(Config::new(capacity).backpressure(Backpressure::Park))
         .expect("channel");
-    // Under Miri (slow, and every copy here is word by word), frames up to half the ring.
+    // Under Miri (slow), frames up to half the ring.
     let max_len = if cfg!(miri) {
         capacity / 2 - 22
     } else {

@@ -37,22 +37,24 @@ fn one_lap_published() -> (Arc<Shared>, usize) {
 
 /// The writer's side, on a thread of its own: one frame into the second lap, and the
 /// exclusivity decision made after its reservation CAS. Returns the decision and the first
-/// position the reservation does not alias (its end, one lap back).
+/// position the reservation does not alias (its end, one lap back), or `None` if the frame was
+/// refused for want of room (a strong reader still holds the first lap).
 fn spawn_writer_into_second_lap(
     shared: &Arc<Shared>,
     slot: usize,
-) -> thread::JoinHandle<(bool, usize)> {
+) -> thread::JoinHandle<Option<(bool, usize)>> {
     let shared = shared.clone();
-    thread::spawn(move || {
-        let res = shared
-            .try_reserve(slot, 8, 0)
-            .expect("no strong reader holds the ring");
-        let exclusive = shared.no_weak_readers();
-        shared.finish(slot, res, Some(0), 8);
-        (
-            exclusive,
-            pos_sub(pos_add(res.start, res.placement.total()), CAP),
-        )
+    thread::spawn(move || match shared.try_reserve(slot, 8, 0) {
+        Ok(res) => {
+            let exclusive = shared.no_weak_readers();
+            shared.finish(slot, res, Some(0), 8);
+            Some((
+                exclusive,
+                pos_sub(pos_add(res.start, res.placement.total()), CAP),
+            ))
+        }
+        Err(NoRoom::Full) => None,
+        Err(other) => panic!("unexpected refusal {other:?}"),
     })
 }
 
@@ -76,7 +78,10 @@ fn loom_exclusive_copy_never_aliases_a_joining_weak_reader() {
             let (shared, slot) = one_lap_published();
             let writer = spawn_writer_into_second_lap(&shared, slot);
             let (_, start) = shared.join_reader(false, from_tail).expect("a free slot");
-            let (exclusive, aliased_end) = writer.join().unwrap();
+            let (exclusive, aliased_end) = writer
+                .join()
+                .unwrap()
+                .expect("no strong reader holds the ring");
             assert_not_aliased(exclusive, start.pos, aliased_end);
         });
     }
@@ -92,21 +97,10 @@ fn loom_exclusive_copy_never_aliases_a_downgraded_reader() {
         let (shared, slot) = one_lap_published();
         let (reader, at) = shared.join_reader(true, false).expect("a free slot");
         assert_eq!(at.pos, 0);
-        let writer = {
-            let shared = shared.clone();
-            thread::spawn(move || match shared.try_reserve(slot, 8, 0) {
-                Ok(res) => {
-                    let exclusive = shared.no_weak_readers();
-                    shared.finish(slot, res, Some(0), 8);
-                    Some(exclusive)
-                }
-                Err(NoRoom::Full) => None,
-                Err(other) => panic!("unexpected refusal {other:?}"),
-            })
-        };
+        let writer = spawn_writer_into_second_lap(&shared, slot);
         shared.downgrade_reader(reader);
         assert_ne!(
-            writer.join().unwrap(),
+            writer.join().unwrap().map(|(exclusive, _)| exclusive),
             Some(true),
             "memcpy into bytes the downgraded reader at 0 is about to read"
         );
@@ -131,7 +125,10 @@ fn loom_exclusive_copy_with_a_gate_another_thread_moved() {
         let writer = spawn_writer_into_second_lap(&shared, slot);
         let (_, start) = shared.join_reader(false, false).expect("a free slot");
         mover.join().unwrap();
-        let (exclusive, aliased_end) = writer.join().unwrap();
+        let (exclusive, aliased_end) = writer
+            .join()
+            .unwrap()
+            .expect("no strong reader holds the ring");
         assert_not_aliased(exclusive, start.pos, aliased_end);
     });
 }
@@ -154,21 +151,7 @@ fn loom_exclusive_copy_with_a_gate_another_writer_moved() {
                 Err(e) => panic!("unexpected refusal {e:?}"),
             })
         };
-        let writer = {
-            let shared = shared.clone();
-            thread::spawn(move || match shared.try_reserve(slot, 8, 0) {
-                Ok(res) => {
-                    let exclusive = shared.no_weak_readers();
-                    shared.finish(slot, res, Some(0), 8);
-                    Some((
-                        exclusive,
-                        pos_sub(pos_add(res.start, res.placement.total()), CAP),
-                    ))
-                }
-                Err(NoRoom::Full) => None,
-                Err(e) => panic!("unexpected refusal {e:?}"),
-            })
-        };
+        let writer = spawn_writer_into_second_lap(&shared, slot);
         let (_, start) = shared.join_reader(false, false).expect("a free slot");
         other.join().unwrap();
         if let Some((exclusive, aliased_end)) = writer.join().unwrap() {
